@@ -1,0 +1,355 @@
+"""The facade an application holds: one object, used as an async context manager.
+
+::
+
+    async with Baton(store="sqlite:///./baton.db", jobs=[WorkerMetrics]) as baton:
+        await baton.add(WorkerMetrics(worker_id="w-1"), id="worker-metrics:w-1",
+                        trigger={"interval": {"seconds": 300}})
+        await baton.serve()          # or pass roles=... to run the node in the background
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import uuid
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Self
+
+from pydantic import BaseModel, ValidationError
+
+from baton.errors import (
+    InvalidInputError,
+    InvalidPolicyError,
+    InvalidTriggerError,
+    RunNotFoundError,
+    ScheduleNotFoundError,
+)
+from baton.jobs import JobType, Registry, job_type_of
+from baton.model import (
+    Page,
+    Policy,
+    Run,
+    RunState,
+    Schedule,
+    ScheduleState,
+    check_id,
+)
+from baton.node import Node, NodeConfig
+from baton.node.attempt import scope_factory
+from baton.settings import DEFAULT_STORE_URL
+from baton.store import Store, store_from_url
+from baton.store.base import RunFilter, ScheduleFilter
+from baton.triggers import parse_trigger
+
+
+class Baton:
+    """A store, the application's job types, its dependency container and a node.
+
+    ``store`` is a URL (``sqlite:///./baton.db``, ``memory://``) or a :class:`Store`.
+    ``jobs`` are ``@job``-decorated classes or functions (or pass a ready ``registry``).
+    ``container`` is a dishka ``AsyncContainer``: a request scope is opened for each run.
+    With ``roles`` (e.g. ``{"scheduler", "worker"}``) the node runs in the background
+    while the context is open; otherwise call :meth:`serve`.
+    """
+
+    def __init__(
+        self,
+        *,
+        store: str | Store = DEFAULT_STORE_URL,
+        jobs: Iterable[Any] = (),
+        registry: Registry | None = None,
+        container: Any | None = None,
+        node: NodeConfig | None = None,
+        roles: Iterable[str] | None = None,
+    ) -> None:
+        self.store = store_from_url(store) if isinstance(store, str) else store
+        self.registry = registry or Registry()
+        for target in jobs:
+            self.registry.add(target)
+        self._container = container
+        config = node or NodeConfig()
+        if roles is not None:
+            config = NodeConfig(**{**config.__dict__, "roles": frozenset(roles)})
+        self.node_config = config
+        self._background = roles is not None
+        self._node: Node | None = None
+        self._node_task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> Self:
+        await self.store.open()
+        if self._background:
+            self._node = self._make_node()
+            self._node_task = asyncio.create_task(self._node.run(), name="baton-node")
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            if self._node is not None and self._node_task is not None:
+                self._node.stop()
+                await self._node_task
+        finally:
+            self._node = self._node_task = None
+            await self.store.close()
+
+    def _make_node(self) -> Node:
+        return Node(
+            store=self.store,
+            registry=self.registry,
+            scope=scope_factory(self._container),
+            config=self.node_config,
+        )
+
+    @property
+    def node(self) -> Node | None:
+        """The node running in this process, if any."""
+        return self._node
+
+    async def serve(self, *, handle_signals: bool = True) -> None:
+        """Run the node in the foreground until SIGTERM/SIGINT (or :meth:`stop`)."""
+        self._node = self._make_node()
+        loop = asyncio.get_running_loop()
+        installed = []
+        if handle_signals:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                with contextlib.suppress(NotImplementedError, RuntimeError):
+                    loop.add_signal_handler(sig, self._node.stop)
+                    installed.append(sig)
+        try:
+            await self._node.run()
+        finally:
+            for sig in installed:
+                loop.remove_signal_handler(sig)
+            self._node = None
+
+    def stop(self) -> None:
+        """Ask a node started by :meth:`serve` to shut down gracefully."""
+        if self._node is not None:
+            self._node.stop()
+
+    # -- schedules -------------------------------------------------------------------------
+
+    async def add(
+        self,
+        job: Any,
+        *,
+        id: str,
+        trigger: Mapping[str, Any],
+        payload: Any = None,
+        policy: Policy | Mapping[str, Any] | None = None,
+        replace: bool = False,
+        paused: bool = False,
+    ) -> Schedule:
+        """Add (or with ``replace``, replace) the schedule ``id``.
+
+        ``job`` is a job type's name, its class or function, or an instance of a job
+        class (whose fields are then the payload). The payload is validated against the
+        job type's model; the trigger spec and policy are validated too. Any error is
+        raised before anything is stored.
+        """
+        job_type, data = self._resolve_job(job, payload)
+        schedule_id = _checked_id(id, "id")
+        now = await self.store.now()
+        parsed = parse_trigger(trigger, now=now)
+        first = parsed.first_fire(now)
+        if first is None:
+            raise InvalidTriggerError("never fires: its end is in the past", field="trigger")
+        schedule = Schedule(
+            id=schedule_id,
+            type=job_type.name,
+            payload=data,
+            trigger=parsed.to_json(),
+            policy=_policy(policy),
+            state=ScheduleState.PAUSED if paused else ScheduleState.ACTIVE,
+            next_fire_at=None if paused else first,
+            created_at=now,
+            updated_at=now,
+        )
+        return await self.store.add_schedule(schedule, replace=replace)
+
+    def _resolve_job(self, job: Any, payload: Any) -> tuple[JobType, dict[str, Any]]:
+        if isinstance(job, str):
+            job_type = self.registry.get(job)
+        elif isinstance(job, BaseModel) and not isinstance(job, type):
+            job_type = self.registry.get(job_type_of(type(job)).name)
+            if payload is not None:
+                raise InvalidInputError(
+                    "give a job instance or a payload, not both", field="payload"
+                )
+            payload = job
+        else:
+            job_type = self.registry.get(job_type_of(job).name)
+        return job_type, job_type.dump_payload(payload)
+
+    async def get(self, schedule_id: str) -> Schedule:
+        """The schedule ``schedule_id``; :class:`ScheduleNotFoundError` if there is none."""
+        found = await self.store.get_schedule(schedule_id)
+        if found is None:
+            raise ScheduleNotFoundError(schedule_id)
+        return found
+
+    async def list(
+        self,
+        *,
+        type: str | None = None,
+        state: ScheduleState | str | None = None,
+        id_prefix: str | None = None,
+        cursor: str | None = None,
+        limit: int = 100,
+    ) -> Page[Schedule]:
+        """One page of schedules by id; pass the page's ``next_cursor`` for the next."""
+        flt = ScheduleFilter(
+            type=type, state=_enum(ScheduleState, state, "state"), id_prefix=id_prefix
+        )
+        return await self.store.list_schedules(flt, cursor=cursor, limit=_limit(limit))
+
+    async def remove(self, schedule_id: str, *, reason: str = "removed on request") -> None:
+        """Delete a schedule (its runs stay as history)."""
+        if not await self.store.remove_schedule(schedule_id, reason=reason):
+            raise ScheduleNotFoundError(schedule_id)
+
+    async def pause(self, schedule_id: str) -> Schedule:
+        """Stop firing a schedule until :meth:`resume`."""
+        found = await self.store.set_schedule_state(
+            schedule_id, ScheduleState.PAUSED, next_fire_at=None
+        )
+        if found is None:
+            raise ScheduleNotFoundError(schedule_id)
+        return found
+
+    async def resume(self, schedule_id: str) -> Schedule:
+        """Fire a paused schedule again, from its next tick after now (missed ticks are not run)."""
+        schedule = await self.get(schedule_id)
+        now = await self.store.now()
+        trigger = parse_trigger(schedule.trigger, now=schedule.created_at)
+        found = await self.store.set_schedule_state(
+            schedule_id, ScheduleState.ACTIVE, next_fire_at=trigger.first_fire(now)
+        )
+        if found is None:
+            raise ScheduleNotFoundError(schedule_id)
+        return found
+
+    async def trigger(self, schedule_id: str, *, run_id: str | None = None) -> Run:
+        """Queue a run of the schedule now. A repeated ``run_id`` returns the first run."""
+        schedule = await self.get(schedule_id)
+        rid = (
+            _checked_id(run_id, "run_id") if run_id else f"{schedule_id}@manual:{uuid.uuid4().hex}"
+        )
+        now = await self.store.now()
+        run = Run(
+            id=rid,
+            schedule_id=schedule.id,
+            type=schedule.type,
+            payload=schedule.payload,
+            fire_at=now,
+            due_at=now,
+            policy=schedule.policy,
+            created_at=now,
+        )
+        stored, _ = await self.store.enqueue_run(run)
+        return stored
+
+    async def enqueue(
+        self,
+        job: Any,
+        *,
+        run_id: str,
+        payload: Any = None,
+        policy: Policy | Mapping[str, Any] | None = None,
+        due_at: datetime | None = None,
+    ) -> Run:
+        """Queue a one-off run with no schedule, once per ``run_id`` (idempotent)."""
+        job_type, data = self._resolve_job(job, payload)
+        now = await self.store.now()
+        run = Run(
+            id=_checked_id(run_id, "run_id"),
+            schedule_id=None,
+            type=job_type.name,
+            payload=data,
+            fire_at=now,
+            due_at=due_at or now,
+            policy=_policy(policy),
+            created_at=now,
+        )
+        stored, _ = await self.store.enqueue_run(run)
+        return stored
+
+    # -- runs --------------------------------------------------------------------------------
+
+    async def runs(
+        self,
+        *,
+        schedule_id: str | None = None,
+        type: str | None = None,
+        state: RunState | str | Iterable[RunState | str] | None = None,
+        since: datetime | None = None,
+        cursor: str | None = None,
+        limit: int = 100,
+    ) -> Page[Run]:
+        """One page of runs, newest first."""
+        if state is None:
+            states: frozenset[RunState] = frozenset()
+        elif isinstance(state, str):
+            states = frozenset({_enum(RunState, state, "state")})  # type: ignore[arg-type]
+        else:
+            states = frozenset(_enum(RunState, s, "state") for s in state)  # type: ignore[misc]
+        flt = RunFilter(schedule_id=schedule_id, type=type, states=states, since=since)
+        return await self.store.list_runs(flt, cursor=cursor, limit=_limit(limit))
+
+    async def get_run(self, run_id: str) -> Run:
+        """The run ``run_id``; :class:`RunNotFoundError` if there is none."""
+        found = await self.store.get_run(run_id)
+        if found is None:
+            raise RunNotFoundError(run_id)
+        return found
+
+    async def cancel_run(self, run_id: str, *, reason: str = "cancelled on request") -> Run:
+        """Cancel a queued run, or ask the node running it to stop it."""
+        found = await self.store.cancel_run(run_id, reason=reason)
+        if found is None:
+            raise RunNotFoundError(run_id)
+        return found
+
+
+def _policy(policy: Policy | Mapping[str, Any] | None) -> Policy:
+    if policy is None:
+        return Policy()
+    if isinstance(policy, Policy):
+        return policy
+    try:
+        return Policy.model_validate(dict(policy))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise InvalidPolicyError(first["msg"], field=f"policy.{where}") from None
+
+
+def _checked_id(value: str, field: str) -> str:
+    try:
+        return check_id(value, field)
+    except ValueError as exc:
+        raise InvalidInputError(str(exc), field=field) from None
+
+
+def _enum(kind: type[Any], value: Any, field: str) -> Any:
+    if value is None or isinstance(value, kind):
+        return value
+    try:
+        return kind(value)
+    except ValueError:
+        allowed = ", ".join(m.value for m in kind)
+        raise InvalidInputError(f"must be one of {allowed}", field=field) from None
+
+
+def _limit(limit: int) -> int:
+    if not 1 <= limit <= 1000:
+        raise InvalidInputError("must be between 1 and 1000", field="limit")
+    return limit

@@ -1,0 +1,256 @@
+"""Job types: the ``@job`` decorator, the registry, payloads and dependency resolution.
+
+A job type is code registered under a stable name. What is stored is only its name and
+its payload (a pydantic model dumped to JSON); its dependencies are declared by type in
+the signature of ``run`` and resolved for each run from the services container.
+Nothing read from a store is ever imported, unpickled or evaluated: a name is looked up
+in a :class:`Registry` object that the application filled with its own code.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from types import ModuleType
+from typing import Any, Protocol, TypeVar, get_type_hints
+
+from pydantic import BaseModel, ConfigDict, ValidationError, create_model
+
+from baton.errors import BatonError, InvalidPayloadError, JobTypeNotFoundError
+from baton.model import MAX_PAYLOAD_BYTES
+
+T = TypeVar("T")
+_MARK = "__baton_job__"
+
+
+class Job(BaseModel):
+    """Convenient base for class-based job types: its fields are the payload.
+
+    Subclass it, decorate with ``@job("name")`` and define ``async def run(self, ...)``.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class StopSchedule(Exception):
+    """Raise (or return) from a job to end its own schedule; ``reason`` is recorded."""
+
+    def __init__(self, reason: str = "stopped by the job") -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+class NonRetryableError(BatonError):
+    """Raise from a job when another attempt cannot succeed: the run fails at once."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunContext:
+    """What a running job may know about its run. Declare a parameter of this type to get it.
+
+    ``run_id`` is stable across attempts: use it as an idempotency key.
+    """
+
+    run_id: str
+    schedule_id: str | None
+    job_type: str
+    attempt: int
+    max_attempts: int
+    fire_at: datetime
+    node: str
+
+
+class Services(Protocol):
+    """The per-run container a job's dependencies come from (a dishka request container)."""
+
+    async def get(self, dependency_type: type[T], /) -> T: ...
+
+
+class NoServices:
+    """The container used when the application configured none."""
+
+    async def get(self, dependency_type: type[T], /) -> T:
+        raise BatonError(f"the job needs a {dependency_type!r} but no container was given to baton")
+
+
+@dataclass(frozen=True, kw_only=True)
+class JobType:
+    """A registered job type: its name, payload model and how to call it."""
+
+    name: str
+    target: Any
+    payload_model: type[BaseModel]
+    dependencies: tuple[tuple[str, Any], ...]
+    is_class: bool
+    description: str = ""
+
+    def validate_payload(self, data: Any) -> BaseModel:
+        """Validate ``data`` against the payload model; errors name the field."""
+        if isinstance(data, self.payload_model):
+            model = data
+        else:
+            if data is None:
+                data = {}
+            try:
+                model = self.payload_model.model_validate(data)
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                where = ".".join(str(p) for p in first["loc"])
+                raise InvalidPayloadError(
+                    first["msg"], field=f"payload.{where}" if where else "payload"
+                ) from None
+        return model
+
+    def dump_payload(self, data: Any) -> dict[str, Any]:
+        """Validate and dump a payload to the JSON object that is stored."""
+        dumped = self.validate_payload(data).model_dump(mode="json")
+        size = len(json.dumps(dumped, separators=(",", ":")).encode())
+        if size > MAX_PAYLOAD_BYTES:
+            raise InvalidPayloadError(
+                f"is {size} bytes; the limit is {MAX_PAYLOAD_BYTES} bytes", field="payload"
+            )
+        return dumped
+
+    async def execute(self, payload: dict[str, Any], ctx: RunContext, services: Services) -> Any:
+        """Build the job from its stored payload, inject its dependencies and run it."""
+        model = self.validate_payload(payload)
+        kwargs = {name: await _resolve(ann, ctx, services) for name, ann in self.dependencies}
+        if self.is_class:
+            configure = getattr(model, "configure", None)
+            if configure is not None:
+                result = configure(services)
+                if inspect.isawaitable(result):
+                    await result
+            return await model.run(**kwargs)  # type: ignore[attr-defined]
+        if "payload" in inspect.signature(self.target).parameters:
+            kwargs["payload"] = model
+        return await self.target(**kwargs)
+
+
+async def _resolve(annotation: Any, ctx: RunContext, services: Services) -> Any:
+    if annotation is RunContext:
+        return ctx
+    return await services.get(annotation)
+
+
+def job(name: str, *, description: str = "") -> Callable[[T], T]:
+    """Mark a class or an async function as the job type ``name``.
+
+    On a class (a pydantic model, e.g. a :class:`Job` subclass): the fields are the
+    payload and ``async def run(self, ...)`` does the work. On an async function: a
+    parameter named ``payload``, annotated with a pydantic model, receives the payload.
+    Every other parameter of ``run`` (or of the function) is a dependency, injected by
+    its type annotation; a parameter typed :class:`RunContext` receives the run context.
+    The object is returned unchanged; put it in a :class:`Registry` to use it.
+    """
+    if not isinstance(name, str) or not name.strip() or len(name) > 200:
+        raise ValueError("a job type name must be a non-empty string of at most 200 chars")
+
+    def mark(target: T) -> T:
+        setattr(target, _MARK, _describe(name, target, description))
+        return target
+
+    return mark
+
+
+def _describe(name: str, target: Any, description: str) -> JobType:
+    doc = description or (inspect.getdoc(target) or "").split("\n")[0]
+    if inspect.isclass(target):
+        if not issubclass(target, BaseModel):
+            raise TypeError(f"job {name!r}: a job class must be a pydantic model (baton.Job)")
+        run = getattr(target, "run", None)
+        if run is None or not inspect.iscoroutinefunction(run):
+            raise TypeError(f"job {name!r}: the class needs an 'async def run(self, ...)'")
+        deps = _dependencies(run, skip={"self"})
+        return JobType(
+            name=name,
+            target=target,
+            payload_model=target,
+            dependencies=deps,
+            is_class=True,
+            description=doc,
+        )
+    if not inspect.iscoroutinefunction(target):
+        raise TypeError(f"job {name!r}: @job takes a class or an async function")
+    hints = get_type_hints(target)
+    payload_model = hints.get("payload")
+    if "payload" in inspect.signature(target).parameters:
+        if not (inspect.isclass(payload_model) and issubclass(payload_model, BaseModel)):
+            raise TypeError(f"job {name!r}: 'payload' must be annotated with a pydantic model")
+    else:
+        payload_model = create_model(
+            f"{target.__name__}_payload", __config__=ConfigDict(extra="forbid")
+        )
+    deps = _dependencies(target, skip={"payload"})
+    return JobType(
+        name=name,
+        target=target,
+        payload_model=payload_model,
+        dependencies=deps,
+        is_class=False,
+        description=doc,
+    )
+
+
+def _dependencies(
+    func: Callable[..., Awaitable[Any]], skip: set[str]
+) -> tuple[tuple[str, Any], ...]:
+    hints = get_type_hints(func)
+    deps = []
+    for param in inspect.signature(func).parameters.values():
+        if param.name in skip:
+            continue
+        if param.name not in hints:
+            raise TypeError(
+                f"{func.__qualname__}: parameter {param.name!r} needs a type annotation "
+                "to be injected"
+            )
+        deps.append((param.name, hints[param.name]))
+    return tuple(deps)
+
+
+def job_type_of(target: Any) -> JobType:
+    """The :class:`JobType` that ``@job`` attached to ``target``."""
+    found = getattr(target, _MARK, None)
+    if not isinstance(found, JobType):
+        raise TypeError(f"{target!r} is not decorated with @job")
+    return found
+
+
+class Registry:
+    """The job types one application knows, by name. Create one per application."""
+
+    def __init__(self, jobs: Iterable[Any] = ()) -> None:
+        self._types: dict[str, JobType] = {}
+        for target in jobs:
+            self.add(target)
+
+    def add(self, target: Any) -> JobType:
+        """Register a ``@job``-decorated class or function; the same name twice is an error."""
+        job_type = job_type_of(target)
+        existing = self._types.get(job_type.name)
+        if existing is not None and existing.target is not target:
+            raise ValueError(f"two job types are named {job_type.name!r}")
+        self._types[job_type.name] = job_type
+        return job_type
+
+    def add_module(self, module: ModuleType) -> list[JobType]:
+        """Register every ``@job``-decorated object defined at the top of ``module``."""
+        found = [v for v in vars(module).values() if isinstance(getattr(v, _MARK, None), JobType)]
+        return [self.add(target) for target in found]
+
+    def get(self, name: str) -> JobType:
+        """The job type registered as ``name``; :class:`JobTypeNotFoundError` otherwise."""
+        try:
+            return self._types[name]
+        except KeyError:
+            raise JobTypeNotFoundError(name) from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._types
+
+    def names(self) -> list[str]:
+        return sorted(self._types)

@@ -1,0 +1,224 @@
+"""The records baton stores and returns: frozen, keyword-only, no I/O.
+
+Every datetime is timezone-aware UTC; every duration is a ``timedelta`` (JSON: seconds).
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Annotated, Any, Generic, TypeVar
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+
+MAX_ID_LENGTH = 200
+MAX_PAYLOAD_BYTES = 64 * 1024
+
+
+def _to_utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("datetime must carry a timezone")
+    return value.astimezone(UTC)
+
+
+UTCDateTime = Annotated[datetime, AfterValidator(_to_utc)]
+
+
+def utc_iso(moment: datetime) -> str:
+    """Format an aware datetime as compact UTC ISO 8601 (``2026-11-27T10:00:00Z``)."""
+    return _to_utc(moment).isoformat().replace("+00:00", "Z")
+
+
+def run_id_for_fire(schedule_id: str, fire_at: datetime) -> str:
+    """The deterministic id of the run of ``schedule_id`` fired at ``fire_at``."""
+    return f"{schedule_id}@{utc_iso(fire_at)}"
+
+
+def check_id(value: str, what: str = "id") -> str:
+    """Validate a caller-chosen schedule or run id: 1-200 printable, non-space characters."""
+    if not value or len(value) > MAX_ID_LENGTH:
+        raise ValueError(f"{what} must be 1 to {MAX_ID_LENGTH} characters long")
+    if any(ch.isspace() or not ch.isprintable() for ch in value):
+        raise ValueError(f"{what} must not contain spaces or control characters")
+    return value
+
+
+class Record(BaseModel):
+    """Base of every stored record: immutable, extra keys refused, durations as seconds."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", ser_json_timedelta="float")
+
+
+class ScheduleState(StrEnum):
+    ACTIVE = "active"
+    PAUSED = "paused"
+
+
+class RunState(StrEnum):
+    """The life of a run: queued -> running -> succeeded | retrying | failed | dead.
+
+    ``retrying`` waits for its backoff and is claimable again; ``failed`` is final for
+    errors that another attempt cannot fix (unknown job type, invalid payload);
+    ``dead`` is final after the last attempt failed; ``cancelled`` by request.
+    """
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    RETRYING = "retrying"
+    DEAD = "dead"
+    CANCELLED = "cancelled"
+
+    @property
+    def finished(self) -> bool:
+        return self in _FINISHED
+
+    @property
+    def claimable(self) -> bool:
+        return self in (RunState.QUEUED, RunState.RETRYING)
+
+
+_FINISHED = frozenset({RunState.SUCCEEDED, RunState.FAILED, RunState.DEAD, RunState.CANCELLED})
+
+
+class RetryPolicy(Record):
+    """How often and how patiently a failing run is tried again."""
+
+    max_attempts: int = Field(default=1, ge=1, le=1000)
+    backoff: timedelta = Field(default=timedelta(seconds=1), ge=timedelta(0))
+    backoff_max: timedelta = Field(default=timedelta(minutes=5), ge=timedelta(0))
+    jitter: float = Field(default=0.1, ge=0.0, le=1.0)
+
+    def delay(self, attempt: int, rng: random.Random | None = None) -> timedelta:
+        """The wait before attempt ``attempt + 1``: exponential, capped, then jittered.
+
+        The jitter only lengthens the wait (by up to ``jitter`` of it), so the spacing
+        between attempts is never shorter than the plain exponential backoff.
+        """
+        base = min(self.backoff * (2 ** max(attempt - 1, 0)), self.backoff_max)
+        spread = (rng or random).random() * self.jitter
+        return base * (1 + spread)
+
+
+class Policy(Record):
+    """What the node does with the fires and runs of one schedule."""
+
+    misfire_grace: timedelta | None = Field(default=timedelta(seconds=60))
+    """How late a fire may still run; ``None``: however late."""
+    coalesce: bool = True
+    """Many missed fires become one run (the latest)."""
+    max_concurrent: int = Field(default=1, ge=1, le=10_000)
+    """Runs of this schedule running at once, across all nodes."""
+    timeout: timedelta | None = None
+    """A run still going after this long is cancelled and counts as failed."""
+    retry: RetryPolicy = RetryPolicy()
+    priority: int = Field(default=0, ge=-1_000_000, le=1_000_000)
+    """Higher runs are claimed first; equal ones by due time."""
+
+    @field_validator("misfire_grace", "timeout")
+    @classmethod
+    def _positive(cls, value: timedelta | None) -> timedelta | None:
+        if value is not None and value <= timedelta(0):
+            raise ValueError("must be a positive duration")
+        return value
+
+
+class Schedule(Record):
+    """A recurring (or one-off) order to run one job type with one payload."""
+
+    id: str
+    type: str
+    payload: dict[str, Any] = Field(default_factory=dict)
+    trigger: dict[str, Any]
+    policy: Policy = Policy()
+    state: ScheduleState = ScheduleState.ACTIVE
+    next_fire_at: UTCDateTime | None = None
+    last_fire_at: UTCDateTime | None = None
+    version: int = 0
+    created_at: UTCDateTime
+    updated_at: UTCDateTime
+
+    @field_validator("id")
+    @classmethod
+    def _check_id(cls, value: str) -> str:
+        return check_id(value)
+
+
+class RunError(Record):
+    """Why an attempt failed: exception type, message and the tail of its traceback."""
+
+    type: str
+    message: str
+    trace: str = ""
+
+
+class Run(Record):
+    """One execution order for a job: a fire of a schedule, a manual trigger or an event."""
+
+    id: str
+    schedule_id: str | None
+    type: str
+    payload: dict[str, Any] = Field(default_factory=dict)
+    fire_at: UTCDateTime
+    due_at: UTCDateTime
+    attempt: int = 1
+    policy: Policy = Policy()
+    state: RunState = RunState.QUEUED
+    owner: str | None = None
+    lease_token: str | None = None
+    lease_expires_at: UTCDateTime | None = None
+    cancel_requested: bool = False
+    created_at: UTCDateTime
+    started_at: UTCDateTime | None = None
+    finished_at: UTCDateTime | None = None
+    error: RunError | None = None
+    note: str | None = None
+    """Free text the engine records: why a schedule was stopped, a cancellation."""
+
+    @property
+    def duration(self) -> timedelta | None:
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return self.finished_at - self.started_at
+
+
+class Event(Record):
+    """One entry of the append-only event log. ``id`` orders events within a store."""
+
+    id: str
+    kind: str
+    at: UTCDateTime
+    subject: str
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class NodeInfo(Record):
+    """A node's heartbeat: who it is, what it does, how busy it is."""
+
+    name: str
+    roles: tuple[str, ...]
+    host: str
+    pid: int
+    concurrency: int
+    running: int = 0
+    started_at: UTCDateTime
+    heartbeat_at: UTCDateTime
+
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of a listing; pass ``next_cursor`` back to get the next."""
+
+    model_config = ConfigDict(frozen=True)
+
+    items: list[T]
+    next_cursor: str | None = None
+
+
+def utcnow() -> datetime:
+    """The local clock in UTC. Leases and due times use the store's clock instead."""
+    return datetime.now(UTC)

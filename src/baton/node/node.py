@@ -1,0 +1,354 @@
+"""A node: the loops that turn schedules into runs and runs into work.
+
+Roles: ``scheduler`` fires due schedules; ``worker`` claims runs, executes them with
+leases kept alive by a heartbeat, reports outcomes in batches, and reaps leases other
+nodes abandoned. Every loop sleeps on the store's wake-up signal, so new work is seen
+at once, and judges time by the store's clock.
+
+Shutdown: stop claiming, give in-flight runs ``shutdown_grace`` to finish, then cancel
+the rest and release their leases so another node can take them at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import socket
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from baton.jobs import Registry
+from baton.model import NodeInfo, Run, RunState
+from baton.node.attempt import Outcome, ScopeFactory, failure, run_attempt
+from baton.node.planning import FirePlanner
+from baton.store.base import Completion, Store
+
+log = logging.getLogger("baton.node")
+
+ROLES = frozenset({"scheduler", "worker"})
+
+
+@dataclass(frozen=True, kw_only=True)
+class NodeConfig:
+    """Tunables of a node. The defaults suit a service with a few thousand schedules."""
+
+    name: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
+    roles: frozenset[str] = ROLES
+    concurrency: int = 10
+    lease: timedelta = timedelta(seconds=30)
+    fire_batch: int = 500
+    shutdown_grace: timedelta = timedelta(seconds=30)
+    max_idle: timedelta = timedelta(seconds=5)
+    heartbeat_every: timedelta = timedelta(seconds=5)
+    keep_runs: int = 100_000
+    keep_runs_for: timedelta = timedelta(days=7)
+    keep_events: int = 100_000
+
+    def __post_init__(self) -> None:
+        unknown = set(self.roles) - ROLES
+        if unknown:
+            raise ValueError(f"unknown node roles: {', '.join(sorted(unknown))}")
+        if self.concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        if self.lease < timedelta(seconds=1):
+            raise ValueError("the lease must be at least one second")
+
+
+@dataclass
+class _Flight:
+    run: Run
+    task: asyncio.Task[None]
+    cancel_reason: str | None = None
+    lost: bool = False
+
+
+class Node:
+    """Runs the loops of its roles against one store until :meth:`stop` is called."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        registry: Registry,
+        scope: ScopeFactory = None,
+        config: NodeConfig | None = None,
+        on_outcome: Callable[[Run, Outcome], Awaitable[None]] | None = None,
+    ) -> None:
+        self.store = store
+        self.registry = registry
+        self.config = config or NodeConfig()
+        self._scope = scope
+        self._on_outcome = on_outcome
+        self._planner = FirePlanner()
+        self._rng = random.Random()
+        self._flights: dict[str, _Flight] = {}
+        self._completions: asyncio.Queue[Completion] = asyncio.Queue()
+        self._slot_freed = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._started_at: datetime | None = None
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def running(self) -> int:
+        """Runs this node is executing now."""
+        return len(self._flights)
+
+    def stop(self) -> None:
+        """Ask the node to shut down gracefully; :meth:`run` returns when it has."""
+        self._stopping.set()
+
+    async def run(self) -> None:
+        """Run every loop of the node's roles until :meth:`stop`, then shut down."""
+        self._started_at = await self.store.now()
+        loops: list[Awaitable[None]] = [self._heartbeat_loop()]
+        if "scheduler" in self.config.roles:
+            loops.append(self._scheduler_loop())
+        if "worker" in self.config.roles:
+            loops += [
+                self._worker_loop(),
+                self._lease_loop(),
+                self._reaper_loop(),
+                self._completion_loop(),
+            ]
+        tasks = [asyncio.create_task(loop) for loop in loops]
+        stop_wait = asyncio.create_task(self._stopping.wait())
+        try:
+            done, _ = await asyncio.wait([*tasks, stop_wait], return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                if task is not stop_wait and task.exception() is not None:
+                    raise task.exception()  # type: ignore[misc]
+        finally:
+            self._stopping.set()
+            await self._shutdown(tasks, stop_wait)
+
+    async def _shutdown(
+        self, tasks: list[asyncio.Task[None]], stop_wait: asyncio.Task[Any]
+    ) -> None:
+        stop_wait.cancel()
+        completion_task = tasks.pop() if "worker" in self.config.roles else None
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await self._drain_flights()
+        if completion_task is not None:
+            completion_task.cancel()
+            await asyncio.gather(completion_task, return_exceptions=True)
+            await self._flush_completions()
+        try:
+            await self.store.remove_node(self.name)
+        except Exception:
+            log.warning("could not remove node %s from the store", self.name, exc_info=True)
+
+    async def _drain_flights(self) -> None:
+        if not self._flights:
+            return
+        grace = self.config.shutdown_grace.total_seconds()
+        pending = [f.task for f in self._flights.values()]
+        _, still = await asyncio.wait(pending, timeout=grace)
+        tokens = {}
+        for flight in list(self._flights.values()):
+            if flight.task in still:
+                flight.lost = True  # released below, not completed
+                tokens[flight.run.id] = flight.run.lease_token or ""
+                flight.task.cancel()
+        await asyncio.gather(*still, return_exceptions=True)
+        if tokens:
+            released = await self.store.release_runs(owner=self.name, tokens=tokens)
+            log.info("released %d unfinished runs back to the queue", released)
+
+    # -- scheduler -------------------------------------------------------------------------
+
+    async def _scheduler_loop(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                created = await self.store.fire_due(
+                    limit=self.config.fire_batch, planner=self._planner
+                )
+                if created:
+                    continue
+                delay = await self._seconds_until(await self.store.next_fire_time())
+            except Exception:
+                log.exception("the scheduler loop failed; retrying")
+                delay = 1.0
+            if delay > 0:
+                await self.store.wait_for_change(delay)
+
+    async def _seconds_until(self, moment: datetime | None) -> float:
+        idle = self.config.max_idle.total_seconds()
+        if moment is None:
+            return idle
+        wait = (moment - await self.store.now()).total_seconds()
+        return min(max(wait, 0.0), idle)
+
+    # -- worker ------------------------------------------------------------------------------
+
+    async def _worker_loop(self) -> None:
+        while not self._stopping.is_set():
+            free = self.config.concurrency - len(self._flights)
+            if free <= 0:
+                self._slot_freed.clear()
+                await self._slot_freed.wait()
+                continue
+            try:
+                claimed = await self.store.claim_runs(
+                    owner=self.name, limit=free, lease=self.config.lease
+                )
+            except Exception:
+                log.exception("claiming runs failed; retrying")
+                await asyncio.sleep(1.0)
+                continue
+            for run in claimed:
+                self._start(run)
+            if len(claimed) < free:
+                await self._idle()
+
+    async def _idle(self) -> None:
+        try:
+            delay = await self._seconds_until(await self.store.next_due_run_time())
+        except Exception:
+            log.exception("reading the next due run failed")
+            delay = 1.0
+        if delay > 0:
+            await self.store.wait_for_change(delay)
+
+    def _start(self, run: Run) -> None:
+        task = asyncio.create_task(self._execute(run), name=f"baton-run:{run.id}")
+        self._flights[run.id] = _Flight(run=run, task=task)
+
+    async def _execute(self, run: Run) -> None:
+        try:
+            outcome = await run_attempt(
+                run, registry=self.registry, scope=self._scope, node=self.name, rng=self._rng
+            )
+        except asyncio.CancelledError:
+            flight = self._flights.get(run.id)
+            if flight is None or flight.lost:
+                raise
+            reason = flight.cancel_reason or "cancelled"
+            outcome = Outcome(state=RunState.CANCELLED, note=reason)
+        except BaseException as exc:  # SystemExit and friends from job code
+            outcome = failure(run, exc, self._rng)
+        finally:
+            flight = self._flights.pop(run.id, None)
+            self._slot_freed.set()
+        if flight is not None and flight.lost:
+            return
+        self._completions.put_nowait(
+            Completion(
+                run_id=run.id,
+                lease_token=run.lease_token or "",
+                state=outcome.state,
+                error=outcome.error,
+                note=outcome.note,
+                retry_delay=outcome.retry_delay,
+                stop_schedule=outcome.stop_schedule,
+            )
+        )
+        if self._on_outcome is not None:
+            await self._on_outcome(run, outcome)
+
+    async def _completion_loop(self) -> None:
+        while True:
+            first = await self._completions.get()
+            await asyncio.sleep(0)  # let completions of the same tick join the batch
+            await self._flush_completions([first])
+
+    async def _flush_completions(self, batch: Iterable[Completion] = ()) -> None:
+        items = list(batch)
+        while not self._completions.empty():
+            items.append(self._completions.get_nowait())
+        if not items:
+            return
+        for attempt in range(5):
+            try:
+                results = await self.store.complete_runs(items)
+                break
+            except Exception:
+                log.exception("recording %d run outcomes failed (try %d)", len(items), attempt + 1)
+                await asyncio.sleep(min(0.2 * 2**attempt, 5))
+        else:
+            return
+        stale = [c.run_id for c, ok in zip(items, results, strict=True) if not ok]
+        if stale:
+            log.warning("lost the lease before completing: %s", ", ".join(stale))
+
+    async def _lease_loop(self) -> None:
+        every = self.config.lease.total_seconds() / 3
+        while True:
+            await asyncio.sleep(every)
+            tokens = {rid: f.run.lease_token or "" for rid, f in self._flights.items()}
+            if not tokens:
+                continue
+            try:
+                status = await self.store.extend_leases(
+                    owner=self.name, tokens=tokens, lease=self.config.lease
+                )
+            except Exception:
+                log.exception("extending %d leases failed", len(tokens))
+                continue
+            for run_id in tokens.keys() - status.kept:
+                self._abandon(run_id, lost=True, reason="lease lost")
+            for run_id in status.cancel_requested:
+                self._abandon(run_id, lost=False, reason="cancelled on request")
+
+    def _abandon(self, run_id: str, *, lost: bool, reason: str) -> None:
+        flight = self._flights.get(run_id)
+        if flight is None:
+            return
+        flight.lost = lost
+        flight.cancel_reason = reason
+        if lost:
+            log.warning("run %s lost its lease; stopping it here", run_id)
+        flight.task.cancel()
+
+    async def _reaper_loop(self) -> None:
+        every = max(self.config.lease.total_seconds() / 4, 0.25)
+        ticks = 0
+        while True:
+            await asyncio.sleep(every)
+            try:
+                reaped = await self.store.reap_expired()
+                if reaped:
+                    log.info("requeued %d runs whose lease expired", len(reaped))
+                ticks += 1
+                if ticks % 240 == 0:
+                    await self._prune()
+            except Exception:
+                log.exception("the reaper failed")
+
+    async def _prune(self) -> None:
+        cfg = self.config
+        await self.store.prune_runs(keep=cfg.keep_runs, older_than=cfg.keep_runs_for)
+        await self.store.prune_events(keep=cfg.keep_events)
+
+    # -- heartbeat ---------------------------------------------------------------------------
+
+    async def _heartbeat_loop(self) -> None:
+        while True:
+            try:
+                await self.store.heartbeat(self.info())
+            except Exception:
+                log.exception("the heartbeat failed")
+            await asyncio.sleep(self.config.heartbeat_every.total_seconds())
+
+    def info(self) -> NodeInfo:
+        """This node as it reports itself in heartbeats."""
+        started = self._started_at
+        assert started is not None
+        return NodeInfo(
+            name=self.name,
+            roles=tuple(sorted(self.config.roles)),
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            concurrency=self.config.concurrency,
+            running=len(self._flights),
+            started_at=started,
+            heartbeat_at=started,
+        )

@@ -1,0 +1,151 @@
+"""Record transitions shared by every store: pure functions, no I/O, no policy.
+
+They turn the data a node hands over (a plan, a completion) into the records a store
+writes, so that each backend only has to make the write atomic.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+from baton import events
+from baton.model import Run, RunError, RunState, Schedule, run_id_for_fire
+from baton.store.base import Completion, FirePlan
+
+LEASE_EXPIRED = RunError(
+    type="LeaseExpired",
+    message="the node running this attempt stopped renewing its lease",
+)
+
+
+def new_token() -> str:
+    return secrets.token_hex(8)
+
+
+def runs_from_plan(schedule: Schedule, plan: FirePlan, now: datetime) -> list[Run]:
+    """The queued runs of a plan, with their deterministic ids and a payload snapshot."""
+    return [
+        Run(
+            id=run_id_for_fire(schedule.id, fire_at),
+            schedule_id=schedule.id,
+            type=schedule.type,
+            payload=schedule.payload,
+            fire_at=fire_at,
+            due_at=due_at,
+            policy=schedule.policy,
+            created_at=now,
+        )
+        for fire_at, due_at in plan.fires
+    ]
+
+
+def fired_schedule(schedule: Schedule, plan: FirePlan, now: datetime) -> Schedule:
+    """The schedule after its plan is committed (version + 1)."""
+    last = plan.fires[-1][0] if plan.fires else schedule.last_fire_at
+    return schedule.model_copy(
+        update={
+            "next_fire_at": plan.next_fire_at,
+            "last_fire_at": last,
+            "version": schedule.version + 1,
+            "updated_at": now,
+        }
+    )
+
+
+def misfire_event(schedule: Schedule, plan: FirePlan) -> dict[str, Any] | None:
+    if plan.skipped is None:
+        return None
+    first, until = plan.skipped
+    return {"from": first.isoformat(), "until": until.isoformat(), "type": schedule.type}
+
+
+def claimed(run: Run, *, owner: str, lease: timedelta, now: datetime) -> Run:
+    return run.model_copy(
+        update={
+            "state": RunState.RUNNING,
+            "owner": owner,
+            "lease_token": new_token(),
+            "lease_expires_at": now + lease,
+            "started_at": now,
+            "finished_at": None,
+        }
+    )
+
+
+def completed(run: Run, completion: Completion, now: datetime) -> Run:
+    """The run after a (token-checked) completion."""
+    update: dict[str, Any] = {
+        "state": completion.state,
+        "owner": None,
+        "lease_token": None,
+        "lease_expires_at": None,
+        "error": completion.error,
+        "note": completion.note,
+        "finished_at": now,
+    }
+    if completion.state is RunState.RETRYING:
+        update["attempt"] = run.attempt + 1
+        update["due_at"] = now + completion.retry_delay
+    return run.model_copy(update=update)
+
+
+def released(run: Run) -> Run:
+    return run.model_copy(
+        update={
+            "state": RunState.QUEUED,
+            "owner": None,
+            "lease_token": None,
+            "lease_expires_at": None,
+            "started_at": None,
+        }
+    )
+
+
+def reaped(run: Run, now: datetime) -> Run:
+    """An expired lease: another attempt if any is left, else dead."""
+    common: dict[str, Any] = {"owner": None, "lease_token": None, "lease_expires_at": None}
+    if run.attempt < run.policy.retry.max_attempts:
+        return run.model_copy(
+            update={
+                **common,
+                "state": RunState.QUEUED,
+                "attempt": run.attempt + 1,
+                "due_at": now,
+                "error": LEASE_EXPIRED,
+                "started_at": None,
+            }
+        )
+    return run.model_copy(
+        update={**common, "state": RunState.DEAD, "error": LEASE_EXPIRED, "finished_at": now}
+    )
+
+
+def cancelled(run: Run, reason: str, now: datetime) -> Run:
+    if run.state.claimable:
+        return run.model_copy(
+            update={"state": RunState.CANCELLED, "note": reason, "finished_at": now}
+        )
+    if run.state is RunState.RUNNING:
+        return run.model_copy(update={"cancel_requested": True, "note": reason})
+    return run
+
+
+def run_event(run: Run) -> tuple[str, dict[str, Any]]:
+    """The event that records a run's current state."""
+    kind = {
+        RunState.QUEUED: events.RUN_QUEUED,
+        RunState.RUNNING: events.RUN_STARTED,
+    }.get(run.state) or events.RUN_STATE_EVENTS[run.state.value]
+    data: dict[str, Any] = {
+        "schedule_id": run.schedule_id,
+        "type": run.type,
+        "attempt": run.attempt,
+        "state": run.state.value,
+    }
+    if run.error is not None:
+        data["error"] = run.error.type
+    if run.owner:
+        data["node"] = run.owner
+    return kind, data

@@ -1,0 +1,282 @@
+"""The store contract: the one seam between baton's engine and its persistence.
+
+A store is dumb and atomic. It keeps schedules, runs, node heartbeats and the event log,
+and offers lease verbs over them; it holds no policy. Misfire handling, coalescing and
+retry decisions are made by the node (``baton.node``) and handed to the store as plain
+data (a :class:`FirePlan`, a :class:`Completion`). Every method below says what it does
+atomically. Every method is idempotent where its docstring says so, so that a caller
+may retry it after a lost connection.
+
+Time: every timestamp a store writes (fire commits, claims, leases, completions) comes
+from the store's own clock (:meth:`Store.now`), never from the caller, so that nodes
+with skewed clocks agree on leases and due times.
+
+Events: each state change appends its event in the same atomic step as the change.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from types import TracebackType
+from typing import Any, Self
+
+from baton.model import Event, NodeInfo, Page, Run, RunError, RunState, Schedule, ScheduleState
+
+
+@dataclass(frozen=True, kw_only=True)
+class FirePlan:
+    """What to do with one due schedule, decided by the node's policy.
+
+    ``fires`` are (fire time, due time) pairs that become runs; ``next_fire_at`` is the
+    schedule's new next fire time (``None``: the trigger is exhausted and the schedule
+    is removed); ``skipped`` is the range [from, until) of fire times dropped as misfires.
+    """
+
+    fires: Sequence[tuple[datetime, datetime]]
+    next_fire_at: datetime | None
+    skipped: tuple[datetime, datetime] | None = None
+
+
+#: Called by :meth:`Store.fire_due` for each due schedule with the store's current time.
+Planner = Callable[[Schedule, datetime], FirePlan]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Completion:
+    """The outcome of one attempt, reported by the lease holder.
+
+    ``state`` is the run's next state: succeeded, retrying (claimable again after
+    ``retry_delay``, with attempt + 1), failed, dead or cancelled. ``stop_schedule``
+    carries the reason when the job ended its own schedule.
+    """
+
+    run_id: str
+    lease_token: str
+    state: RunState
+    error: RunError | None = None
+    note: str | None = None
+    retry_delay: timedelta = timedelta(0)
+    stop_schedule: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class LeaseStatus:
+    """Result of :meth:`Store.extend_leases`: leases still held, and cancellations asked for."""
+
+    kept: frozenset[str] = frozenset()
+    cancel_requested: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScheduleFilter:
+    type: str | None = None
+    state: ScheduleState | None = None
+    id_prefix: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunFilter:
+    schedule_id: str | None = None
+    type: str | None = None
+    states: frozenset[RunState] = field(default_factory=frozenset)
+    since: datetime | None = None
+
+
+class Store(abc.ABC):
+    """The persistence contract every backend implements, verified by one test suite.
+
+    Use as an async context manager: entering opens connections and creates or checks
+    the schema; leaving closes them.
+    """
+
+    async def __aenter__(self) -> Self:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    @abc.abstractmethod
+    async def open(self) -> None:
+        """Connect, then create the schema or check that the one found is ours and current.
+
+        Raises :class:`~baton.errors.StoreVersionError` for a foreign or newer schema.
+        """
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Release connections. Idempotent."""
+
+    @abc.abstractmethod
+    async def now(self) -> datetime:
+        """The store's clock (UTC): the one clock for leases and due times."""
+
+    # -- schedules -------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def add_schedule(self, schedule: Schedule, *, replace: bool = False) -> Schedule:
+        """Insert ``schedule``, or with ``replace`` overwrite the one with its id.
+
+        Atomic. Returns the stored record, whose ``version`` is 1 for a new schedule and
+        the old version + 1 for a replacement. Without ``replace``, an existing id
+        raises :class:`~baton.errors.ScheduleExistsError` and changes nothing.
+        """
+
+    @abc.abstractmethod
+    async def get_schedule(self, schedule_id: str) -> Schedule | None:
+        """The schedule with this id, or ``None``."""
+
+    @abc.abstractmethod
+    async def list_schedules(
+        self, flt: ScheduleFilter | None = None, *, cursor: str | None = None, limit: int = 100
+    ) -> Page[Schedule]:
+        """Schedules ordered by id, after ``cursor`` (an opaque value from a previous page)."""
+
+    @abc.abstractmethod
+    async def remove_schedule(self, schedule_id: str, *, reason: str) -> bool:
+        """Delete the schedule; its runs stay as history. Atomic; False if it did not exist."""
+
+    @abc.abstractmethod
+    async def set_schedule_state(
+        self, schedule_id: str, state: ScheduleState, *, next_fire_at: datetime | None
+    ) -> Schedule | None:
+        """Pause or resume: set state and next fire time, version + 1. Atomic.
+
+        Returns the updated schedule, or ``None`` if it does not exist.
+        """
+
+    @abc.abstractmethod
+    async def next_fire_time(self) -> datetime | None:
+        """The earliest ``next_fire_at`` among active schedules."""
+
+    @abc.abstractmethod
+    async def fire_due(self, *, limit: int, planner: Planner) -> list[Run]:
+        """Turn up to ``limit`` due active schedules into runs, the earliest first.
+
+        For each schedule whose ``next_fire_at`` is at or before the store's now, calls
+        ``planner(schedule, now)`` and commits its plan with a compare-and-set on the
+        schedule's version: the schedule's ``next_fire_at``/``last_fire_at`` change and
+        its runs are inserted in one atomic step, or nothing happens because another
+        node committed first. Run ids are deterministic (``<schedule>@<fire time>``) and
+        inserting an existing id is a no-op, so one fire yields one run however many
+        nodes race. Returns the runs this call created.
+        """
+
+    # -- runs ------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def enqueue_run(self, run: Run) -> tuple[Run, bool]:
+        """Insert a queued run unless its id exists. Atomic and idempotent.
+
+        Returns the stored run and whether this call created it.
+        """
+
+    @abc.abstractmethod
+    async def claim_runs(self, *, owner: str, limit: int, lease: timedelta) -> list[Run]:
+        """Lease up to ``limit`` claimable runs to ``owner``. Atomic.
+
+        Claimable: state queued or retrying, due at or before now, and fewer running
+        runs of the same schedule than the run's ``policy.max_concurrent``. Order:
+        priority (highest first), then due time. Each claimed run becomes running with
+        a fresh ``lease_token`` and ``lease_expires_at = now + lease``.
+        """
+
+    @abc.abstractmethod
+    async def next_due_run_time(self) -> datetime | None:
+        """The earliest due time among claimable runs (may be in the past)."""
+
+    @abc.abstractmethod
+    async def extend_leases(
+        self, *, owner: str, tokens: Mapping[str, str], lease: timedelta
+    ) -> LeaseStatus:
+        """Push the expiry of the leases ``owner`` holds (run id -> token) to now + lease.
+
+        Atomic per run. A run whose token no longer matches is left alone and missing
+        from ``kept``: its lease was lost and another node may own it.
+        """
+
+    @abc.abstractmethod
+    async def complete_runs(self, completions: Sequence[Completion]) -> list[bool]:
+        """Record the outcome of attempts; each only if its lease token still matches.
+
+        Atomic per completion. A stale token (the lease expired and the run was requeued
+        or taken by another node) changes nothing and yields False. ``retrying`` sets
+        attempt + 1 and due time now + ``retry_delay``; ``stop_schedule`` also removes
+        the run's schedule and cancels its other queued runs.
+        """
+
+    @abc.abstractmethod
+    async def release_runs(self, *, owner: str, tokens: Mapping[str, str]) -> int:
+        """Put leased runs back in the queue unchanged (a node shutting down). Atomic per run."""
+
+    @abc.abstractmethod
+    async def reap_expired(self, *, limit: int = 1000) -> list[Run]:
+        """Requeue running runs whose lease expired. Atomic per run.
+
+        A run with attempts left is queued again with attempt + 1, due now; a run on
+        its last attempt becomes dead with a ``LeaseExpired`` error. Returns the runs
+        as they were after the change.
+        """
+
+    @abc.abstractmethod
+    async def cancel_run(self, run_id: str, *, reason: str) -> Run | None:
+        """Cancel a run. Atomic.
+
+        A claimable run becomes cancelled at once; a running one is flagged
+        ``cancel_requested`` and its lease holder learns it at the next lease extension.
+        A finished run is returned unchanged. ``None`` if no such run.
+        """
+
+    @abc.abstractmethod
+    async def get_run(self, run_id: str) -> Run | None:
+        """The run with this id, or ``None``."""
+
+    @abc.abstractmethod
+    async def list_runs(
+        self, flt: RunFilter | None = None, *, cursor: str | None = None, limit: int = 100
+    ) -> Page[Run]:
+        """Runs, newest first (by creation), after ``cursor``."""
+
+    @abc.abstractmethod
+    async def prune_runs(self, *, keep: int, older_than: timedelta) -> int:
+        """Delete finished runs beyond the newest ``keep``, and those finished longer ago
+        than ``older_than``. Returns how many were deleted. Never touches unfinished runs."""
+
+    # -- nodes and events ------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def heartbeat(self, node: NodeInfo) -> None:
+        """Record a node's heartbeat; ``heartbeat_at`` is replaced by the store's now."""
+
+    @abc.abstractmethod
+    async def list_nodes(self) -> list[NodeInfo]:
+        """Every node that has heartbeated and not been removed, by name."""
+
+    @abc.abstractmethod
+    async def remove_node(self, name: str) -> None:
+        """Forget a node (it shut down). Idempotent."""
+
+    @abc.abstractmethod
+    async def append_event(self, kind: str, subject: str, data: dict[str, Any]) -> Event:
+        """Append one event to the log and return it with its id."""
+
+    @abc.abstractmethod
+    async def read_events(self, *, after: str | None = None, limit: int = 100) -> list[Event]:
+        """Events in log order after the event id ``after`` (from the start if ``None``)."""
+
+    @abc.abstractmethod
+    async def prune_events(self, *, keep: int) -> int:
+        """Drop all but the newest ``keep`` events. Returns how many were dropped."""
+
+    @abc.abstractmethod
+    async def wait_for_change(self, max_wait: float) -> bool:
+        """Sleep up to ``max_wait`` seconds, returning early (True) when schedules or runs
+        changed, in this process or, where the store can tell, in another one."""

@@ -1,0 +1,391 @@
+"""The in-memory store: a complete implementation for tests and single-process use.
+
+It passes the same contract suite as the persistent stores. Nothing survives the
+process. All operations run under one asyncio lock, so each is atomic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from baton import events
+from baton.errors import ScheduleExistsError
+from baton.model import Event, NodeInfo, Page, Run, RunState, Schedule, ScheduleState, utcnow
+from baton.store import _logic
+from baton.store.base import (
+    Completion,
+    LeaseStatus,
+    Planner,
+    RunFilter,
+    ScheduleFilter,
+    Store,
+)
+
+
+class MemoryStore(Store):
+    """Keeps everything in dicts. ``clock`` may be replaced to test time-dependent code."""
+
+    def __init__(self, *, clock: Callable[[], datetime] = utcnow) -> None:
+        self._clock = clock
+        self._lock = asyncio.Lock()
+        self._schedules: dict[str, Schedule] = {}
+        self._runs: dict[str, Run] = {}
+        self._run_seq: dict[str, int] = {}
+        self._seq = 0
+        self._events: list[Event] = []
+        self._event_seq = 0
+        self._nodes: dict[str, NodeInfo] = {}
+        self._changed = asyncio.Event()
+
+    async def open(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+    async def now(self) -> datetime:
+        return self._clock()
+
+    # -- helpers -----------------------------------------------------------------------
+
+    def _emit(self, kind: str, subject: str, data: dict[str, Any]) -> Event:
+        self._event_seq += 1
+        event = Event(
+            id=str(self._event_seq), kind=kind, at=self._clock(), subject=subject, data=data
+        )
+        self._events.append(event)
+        return event
+
+    def _put_run(self, run: Run) -> None:
+        if run.id not in self._run_seq:
+            self._seq += 1
+            self._run_seq[run.id] = self._seq
+        self._runs[run.id] = run
+        kind, data = _logic.run_event(run)
+        self._emit(kind, run.id, data)
+
+    def _notify(self) -> None:
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    # -- schedules ---------------------------------------------------------------------
+
+    async def add_schedule(self, schedule: Schedule, *, replace: bool = False) -> Schedule:
+        async with self._lock:
+            old = self._schedules.get(schedule.id)
+            if old is not None and not replace:
+                raise ScheduleExistsError(schedule.id)
+            version = old.version + 1 if old else 1
+            stored = schedule.model_copy(update={"version": version})
+            self._schedules[schedule.id] = stored
+            kind = events.SCHEDULE_REPLACED if old else events.SCHEDULE_ADDED
+            self._emit(kind, schedule.id, {"type": schedule.type})
+            self._notify()
+            return stored
+
+    async def get_schedule(self, schedule_id: str) -> Schedule | None:
+        return self._schedules.get(schedule_id)
+
+    async def list_schedules(
+        self, flt: ScheduleFilter | None = None, *, cursor: str | None = None, limit: int = 100
+    ) -> Page[Schedule]:
+        flt = flt or ScheduleFilter()
+        found = sorted(
+            (
+                s
+                for s in self._schedules.values()
+                if _schedule_matches(s, flt) and (cursor is None or s.id > cursor)
+            ),
+            key=lambda s: s.id,
+        )
+        items = found[:limit]
+        more = len(found) > limit
+        return Page[Schedule](items=items, next_cursor=items[-1].id if more else None)
+
+    async def remove_schedule(self, schedule_id: str, *, reason: str) -> bool:
+        async with self._lock:
+            removed = self._schedules.pop(schedule_id, None)
+            if removed is None:
+                return False
+            self._emit(events.SCHEDULE_REMOVED, schedule_id, {"reason": reason})
+            return True
+
+    async def set_schedule_state(
+        self, schedule_id: str, state: ScheduleState, *, next_fire_at: datetime | None
+    ) -> Schedule | None:
+        async with self._lock:
+            old = self._schedules.get(schedule_id)
+            if old is None:
+                return None
+            new = old.model_copy(
+                update={
+                    "state": state,
+                    "next_fire_at": next_fire_at,
+                    "version": old.version + 1,
+                    "updated_at": self._clock(),
+                }
+            )
+            self._schedules[schedule_id] = new
+            kind = (
+                events.SCHEDULE_PAUSED if state is ScheduleState.PAUSED else events.SCHEDULE_RESUMED
+            )
+            self._emit(kind, schedule_id, {})
+            self._notify()
+            return new
+
+    async def next_fire_time(self) -> datetime | None:
+        times = [
+            s.next_fire_at
+            for s in self._schedules.values()
+            if s.state is ScheduleState.ACTIVE and s.next_fire_at is not None
+        ]
+        return min(times, default=None)
+
+    async def fire_due(self, *, limit: int, planner: Planner) -> list[Run]:
+        async with self._lock:
+            now = self._clock()
+            due = sorted(
+                (
+                    s
+                    for s in self._schedules.values()
+                    if s.state is ScheduleState.ACTIVE
+                    and s.next_fire_at is not None
+                    and s.next_fire_at <= now
+                ),
+                key=lambda s: s.next_fire_at,  # type: ignore[arg-type, return-value]
+            )[:limit]
+            created: list[Run] = []
+            for schedule in due:
+                plan = planner(schedule, now)
+                for run in _logic.runs_from_plan(schedule, plan, now):
+                    if run.id not in self._runs:
+                        self._put_run(run)
+                        created.append(run)
+                skipped = _logic.misfire_event(schedule, plan)
+                if skipped:
+                    self._emit(events.SCHEDULE_MISFIRED, schedule.id, skipped)
+                if plan.next_fire_at is None:
+                    del self._schedules[schedule.id]
+                    self._emit(events.SCHEDULE_REMOVED, schedule.id, {"reason": "trigger finished"})
+                else:
+                    self._schedules[schedule.id] = _logic.fired_schedule(schedule, plan, now)
+            if created:
+                self._notify()
+            return created
+
+    # -- runs --------------------------------------------------------------------------
+
+    async def enqueue_run(self, run: Run) -> tuple[Run, bool]:
+        async with self._lock:
+            existing = self._runs.get(run.id)
+            if existing is not None:
+                return existing, False
+            self._put_run(run)
+            self._notify()
+            return run, True
+
+    async def claim_runs(self, *, owner: str, limit: int, lease: timedelta) -> list[Run]:
+        async with self._lock:
+            now = self._clock()
+            running: dict[str | None, int] = {}
+            for run in self._runs.values():
+                if run.state is RunState.RUNNING:
+                    running[run.schedule_id] = running.get(run.schedule_id, 0) + 1
+            candidates = sorted(
+                (r for r in self._runs.values() if r.state.claimable and r.due_at <= now),
+                key=lambda r: (-r.policy.priority, r.due_at, self._run_seq[r.id]),
+            )
+            claimed: list[Run] = []
+            for run in candidates:
+                if len(claimed) >= limit:
+                    break
+                if run.schedule_id is not None:
+                    if running.get(run.schedule_id, 0) >= run.policy.max_concurrent:
+                        continue
+                    running[run.schedule_id] = running.get(run.schedule_id, 0) + 1
+                new = _logic.claimed(run, owner=owner, lease=lease, now=now)
+                self._put_run(new)
+                claimed.append(new)
+            return claimed
+
+    async def next_due_run_time(self) -> datetime | None:
+        return min((r.due_at for r in self._runs.values() if r.state.claimable), default=None)
+
+    async def extend_leases(
+        self, *, owner: str, tokens: Mapping[str, str], lease: timedelta
+    ) -> LeaseStatus:
+        async with self._lock:
+            now = self._clock()
+            kept, cancel = set(), set()
+            for run_id, token in tokens.items():
+                run = self._runs.get(run_id)
+                if run is None or run.lease_token != token or run.state is not RunState.RUNNING:
+                    continue
+                self._runs[run_id] = run.model_copy(update={"lease_expires_at": now + lease})
+                kept.add(run_id)
+                if run.cancel_requested:
+                    cancel.add(run_id)
+            return LeaseStatus(kept=frozenset(kept), cancel_requested=frozenset(cancel))
+
+    async def complete_runs(self, completions: Sequence[Completion]) -> list[bool]:
+        async with self._lock:
+            now = self._clock()
+            results = []
+            for completion in completions:
+                run = self._runs.get(completion.run_id)
+                ok = (
+                    run is not None
+                    and run.state is RunState.RUNNING
+                    and run.lease_token == completion.lease_token
+                )
+                results.append(ok)
+                if not ok:
+                    continue
+                assert run is not None
+                self._put_run(_logic.completed(run, completion, now))
+                if completion.stop_schedule is not None and run.schedule_id is not None:
+                    self._stop_schedule(run.schedule_id, completion.stop_schedule, now)
+            self._notify()
+            return results
+
+    def _stop_schedule(self, schedule_id: str, reason: str, now: datetime) -> None:
+        if self._schedules.pop(schedule_id, None) is not None:
+            self._emit(events.SCHEDULE_REMOVED, schedule_id, {"reason": reason})
+        for run in list(self._runs.values()):
+            if run.schedule_id == schedule_id and run.state.claimable:
+                self._put_run(_logic.cancelled(run, f"schedule stopped: {reason}", now))
+
+    async def release_runs(self, *, owner: str, tokens: Mapping[str, str]) -> int:
+        async with self._lock:
+            count = 0
+            for run_id, token in tokens.items():
+                run = self._runs.get(run_id)
+                if run is not None and run.state is RunState.RUNNING and run.lease_token == token:
+                    self._runs[run_id] = _logic.released(run)
+                    self._emit(events.RUN_RELEASED, run_id, {"node": owner})
+                    count += 1
+            self._notify()
+            return count
+
+    async def reap_expired(self, *, limit: int = 1000) -> list[Run]:
+        async with self._lock:
+            now = self._clock()
+            expired = [
+                r
+                for r in self._runs.values()
+                if r.state is RunState.RUNNING
+                and r.lease_expires_at is not None
+                and r.lease_expires_at < now
+            ][:limit]
+            result = []
+            for run in expired:
+                new = _logic.reaped(run, now)
+                self._put_run(new)
+                result.append(new)
+            if result:
+                self._notify()
+            return result
+
+    async def cancel_run(self, run_id: str, *, reason: str) -> Run | None:
+        async with self._lock:
+            run = self._runs.get(run_id)
+            if run is None:
+                return None
+            new = _logic.cancelled(run, reason, self._clock())
+            if new is not run:
+                if new.state is RunState.CANCELLED:
+                    self._put_run(new)
+                else:
+                    self._runs[run_id] = new
+            return new
+
+    async def get_run(self, run_id: str) -> Run | None:
+        return self._runs.get(run_id)
+
+    async def list_runs(
+        self, flt: RunFilter | None = None, *, cursor: str | None = None, limit: int = 100
+    ) -> Page[Run]:
+        flt = flt or RunFilter()
+        before = int(cursor) if cursor else None
+        found = sorted(
+            (
+                r
+                for r in self._runs.values()
+                if _run_matches(r, flt) and (before is None or self._run_seq[r.id] < before)
+            ),
+            key=lambda r: -self._run_seq[r.id],
+        )
+        items = found[:limit]
+        more = len(found) > limit
+        return Page[Run](
+            items=items, next_cursor=str(self._run_seq[items[-1].id]) if more else None
+        )
+
+    async def prune_runs(self, *, keep: int, older_than: timedelta) -> int:
+        async with self._lock:
+            cutoff = self._clock() - older_than
+            finished = sorted(
+                (r for r in self._runs.values() if r.state.finished),
+                key=lambda r: -self._run_seq[r.id],
+            )
+            doomed = [
+                r.id
+                for i, r in enumerate(finished)
+                if i >= keep or (r.finished_at is not None and r.finished_at < cutoff)
+            ]
+            for run_id in doomed:
+                del self._runs[run_id]
+                del self._run_seq[run_id]
+            return len(doomed)
+
+    # -- nodes and events ----------------------------------------------------------------
+
+    async def heartbeat(self, node: NodeInfo) -> None:
+        self._nodes[node.name] = node.model_copy(update={"heartbeat_at": self._clock()})
+
+    async def list_nodes(self) -> list[NodeInfo]:
+        return [self._nodes[name] for name in sorted(self._nodes)]
+
+    async def remove_node(self, name: str) -> None:
+        self._nodes.pop(name, None)
+
+    async def append_event(self, kind: str, subject: str, data: dict[str, Any]) -> Event:
+        async with self._lock:
+            return self._emit(kind, subject, data)
+
+    async def read_events(self, *, after: str | None = None, limit: int = 100) -> list[Event]:
+        start = int(after) if after else 0
+        return [e for e in self._events if int(e.id) > start][:limit]
+
+    async def prune_events(self, *, keep: int) -> int:
+        async with self._lock:
+            dropped = max(len(self._events) - keep, 0)
+            del self._events[:dropped]
+            return dropped
+
+    async def wait_for_change(self, max_wait: float) -> bool:
+        try:
+            await asyncio.wait_for(self._changed.wait(), max_wait)
+        except TimeoutError:
+            return False
+        return True
+
+
+def _schedule_matches(schedule: Schedule, flt: ScheduleFilter) -> bool:
+    return (
+        (flt.type is None or schedule.type == flt.type)
+        and (flt.state is None or schedule.state == flt.state)
+        and (flt.id_prefix is None or schedule.id.startswith(flt.id_prefix))
+    )
+
+
+def _run_matches(run: Run, flt: RunFilter) -> bool:
+    return (
+        (flt.schedule_id is None or run.schedule_id == flt.schedule_id)
+        and (flt.type is None or run.type == flt.type)
+        and (not flt.states or run.state in flt.states)
+        and (flt.since is None or run.created_at >= flt.since)
+    )

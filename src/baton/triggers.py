@@ -1,0 +1,353 @@
+"""Trigger specs (JSON) and their time arithmetic.
+
+A spec is a JSON object with one key naming the kind::
+
+    {"interval": {"seconds": 300, "jitter": 10, "start": "...", "end": "..."}}
+    {"cron": "*/5 * * * *", "timezone": "Europe/Brussels"}
+    {"date": "2026-11-27T10:00:00Z"}
+    {"calendar": {"months": 1, "hour": 3, "timezone": "UTC"}}
+
+The arithmetic is done by APScheduler 3's trigger classes, built without jitter: a fire
+time here is always the nominal tick, so the run id derived from it is the same on every
+node. Jitter only delays the run's due time (see :meth:`Trigger.due_at`).
+
+Cron expressions have 5 fields (minute hour day month day-of-week) or 6 with seconds
+first. Day-of-week numbers follow crontab (0 and 7 are Sunday), not APScheduler 3's
+Monday-first numbering.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.calendarinterval import CalendarIntervalTrigger
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.date import DateTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from baton.errors import InvalidTriggerError
+from baton.model import UTCDateTime, utc_iso
+
+TriggerKind = Literal["interval", "cron", "date", "calendar"]
+_KINDS: tuple[str, ...] = ("interval", "cron", "date", "calendar")
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class IntervalSpec(_Spec):
+    weeks: float = Field(default=0, ge=0)
+    days: float = Field(default=0, ge=0)
+    hours: float = Field(default=0, ge=0)
+    minutes: float = Field(default=0, ge=0)
+    seconds: float = Field(default=0, ge=0)
+    jitter: float | None = Field(default=None, ge=0)
+    start: UTCDateTime | None = None
+    end: UTCDateTime | None = None
+
+    @property
+    def length(self) -> timedelta:
+        return timedelta(
+            weeks=self.weeks,
+            days=self.days,
+            hours=self.hours,
+            minutes=self.minutes,
+            seconds=self.seconds,
+        )
+
+
+class CronSpec(_Spec):
+    cron: str
+    timezone: str = "UTC"
+    jitter: float | None = Field(default=None, ge=0)
+    start: UTCDateTime | None = None
+    end: UTCDateTime | None = None
+
+
+class DateSpec(_Spec):
+    date: UTCDateTime
+
+
+class CalendarSpec(_Spec):
+    years: int = Field(default=0, ge=0)
+    months: int = Field(default=0, ge=0)
+    weeks: int = Field(default=0, ge=0)
+    days: int = Field(default=0, ge=0)
+    hour: int = Field(default=0, ge=0, le=23)
+    minute: int = Field(default=0, ge=0, le=59)
+    second: int = Field(default=0, ge=0, le=59)
+    timezone: str = "UTC"
+    jitter: float | None = Field(default=None, ge=0)
+    start: date | None = None
+    end: date | None = None
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _date_only(cls, value: Any) -> Any:
+        if isinstance(value, str) and "T" in value:
+            raise ValueError("must be a date (YYYY-MM-DD), not a datetime")
+        return value
+
+
+class Trigger:
+    """A parsed trigger spec that computes nominal fire times. Build with :func:`parse_trigger`."""
+
+    def __init__(self, kind: TriggerKind, spec: _Spec, impl: BaseTrigger) -> None:
+        self.kind = kind
+        self._spec = spec
+        self._impl = impl
+
+    @property
+    def jitter(self) -> float | None:
+        """Seconds by which a run may start after its fire time (random, per run)."""
+        return getattr(self._spec, "jitter", None)
+
+    def to_json(self) -> dict[str, Any]:
+        """The normalised spec, as stored and returned by the API."""
+        data = self._spec.model_dump(mode="json", exclude_defaults=True)
+        if self.kind == "cron":
+            data.setdefault("timezone", "UTC")
+            return data
+        if self.kind == "date":
+            return {"date": utc_iso(self._spec.date)}  # type: ignore[attr-defined]
+        return {self.kind: data}
+
+    def first_fire(self, now: datetime) -> datetime | None:
+        """The first fire time at or after ``now`` (for a date trigger: its date)."""
+        return _utc(self._impl.get_next_fire_time(None, now))
+
+    def next_after(self, previous: datetime) -> datetime | None:
+        """The fire time that follows ``previous``, or ``None`` when the trigger is done."""
+        result = _utc(self._impl.get_next_fire_time(previous, previous))
+        if result is not None and result <= previous:
+            # APScheduler may hand back the same instant around DST folds; step past it.
+            result = _utc(self._impl.get_next_fire_time(previous, previous + timedelta(seconds=1)))
+            if result is not None and result <= previous:
+                return None
+        return result
+
+    def skip_to(self, moment: datetime, cursor: datetime) -> datetime | None:
+        """The first fire time at or after ``moment`` that is later than ``cursor``."""
+        if self.kind in ("interval", "cron"):
+            candidate = _utc(self._impl.get_next_fire_time(None, moment))
+            if candidate is None or candidate > cursor:
+                return candidate
+        following = self.next_after(cursor)
+        while following is not None and following < moment:
+            following = self.next_after(following)
+        return following
+
+    def due_at(self, fire_at: datetime, rng: random.Random | None = None) -> datetime:
+        """When a fire's run may start: the fire time plus this trigger's random jitter."""
+        if not self.jitter:
+            return fire_at
+        return fire_at + timedelta(seconds=(rng or random).uniform(0, self.jitter))
+
+
+def parse_trigger(spec: Any, *, now: datetime | None = None) -> Trigger:
+    """Parse and validate a trigger spec; raise :class:`InvalidTriggerError` naming the field.
+
+    ``now`` anchors an interval without ``start`` (its first fire is one interval after
+    ``now``) and a calendar interval without ``start``; the anchor is kept in the
+    normalised spec so that every node computes the same ticks.
+    """
+    if not isinstance(spec, Mapping):
+        raise InvalidTriggerError("must be a JSON object", field="trigger")
+    kinds = [k for k in _KINDS if k in spec]
+    if len(kinds) != 1:
+        raise InvalidTriggerError(
+            f"must have exactly one of the keys {', '.join(_KINDS)}", field="trigger"
+        )
+    kind = kinds[0]
+    moment = now or datetime.now(UTC)
+    try:
+        if kind == "interval":
+            return _interval(spec, moment)
+        if kind == "cron":
+            return _cron(spec)
+        if kind == "date":
+            return _date(spec)
+        return _calendar(spec, moment)
+    except ValidationError as exc:
+        raise _from_validation(kind, exc) from None
+
+
+def _from_validation(kind: str, exc: ValidationError) -> InvalidTriggerError:
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"])
+    prefix = f"trigger.{kind}" if kind in ("interval", "calendar") else "trigger"
+    field = f"{prefix}.{where}" if where else prefix
+    return InvalidTriggerError(first["msg"], field=field)
+
+
+def _interval(spec: Mapping[str, Any], now: datetime) -> Trigger:
+    _only_keys(spec, {"interval"})
+    body = spec["interval"]
+    if not isinstance(body, Mapping):
+        raise InvalidTriggerError("must be a JSON object", field="trigger.interval")
+    parsed = IntervalSpec.model_validate(body)
+    if parsed.length <= timedelta(0):
+        raise InvalidTriggerError("the interval must be longer than zero", field="trigger.interval")
+    if parsed.start is None:
+        parsed = parsed.model_copy(update={"start": now + parsed.length})
+    if parsed.end is not None and parsed.end < parsed.start:  # type: ignore[operator]
+        raise InvalidTriggerError("must not be before start", field="trigger.interval.end")
+    impl = IntervalTrigger(
+        weeks=parsed.weeks,
+        days=parsed.days,
+        hours=parsed.hours,
+        minutes=parsed.minutes,
+        seconds=parsed.seconds,
+        start_date=parsed.start,
+        end_date=parsed.end,
+        timezone=UTC,
+    )
+    return Trigger("interval", parsed, impl)
+
+
+def _cron(spec: Mapping[str, Any]) -> Trigger:
+    _only_keys(spec, {"cron", "timezone", "jitter", "start", "end"})
+    parsed = CronSpec.model_validate(dict(spec))
+    zone = _zone(parsed.timezone, "trigger.timezone")
+    fields = parsed.cron.split()
+    if len(fields) not in (5, 6):
+        raise InvalidTriggerError(f"needs 5 or 6 fields, got {len(fields)}", field="trigger.cron")
+    if len(fields) == 5:
+        fields.insert(0, "0")
+    names = ("second", "minute", "hour", "day", "month", "day_of_week")
+    values = dict(zip(names, fields, strict=True))
+    values["day_of_week"] = _crontab_weekdays(values["day_of_week"])
+    try:
+        impl = CronTrigger(**values, start_date=parsed.start, end_date=parsed.end, timezone=zone)
+    except ValueError as exc:
+        raise InvalidTriggerError(str(exc), field="trigger.cron") from None
+    return Trigger("cron", parsed, impl)
+
+
+def _date(spec: Mapping[str, Any]) -> Trigger:
+    _only_keys(spec, {"date"})
+    value = spec["date"]
+    if isinstance(value, str) and not re.search(r"(Z|[+-]\d\d:?\d\d)$", value.strip()):
+        raise InvalidTriggerError(
+            "must carry a timezone (end with Z or an offset)", field="trigger.date"
+        )
+    parsed = DateSpec.model_validate({"date": value})
+    return Trigger("date", parsed, DateTrigger(run_date=parsed.date, timezone=UTC))
+
+
+def _calendar(spec: Mapping[str, Any], now: datetime) -> Trigger:
+    _only_keys(spec, {"calendar"})
+    body = spec["calendar"]
+    if not isinstance(body, Mapping):
+        raise InvalidTriggerError("must be a JSON object", field="trigger.calendar")
+    parsed = CalendarSpec.model_validate(body)
+    zone = _zone(parsed.timezone, "trigger.calendar.timezone")
+    if parsed.years == parsed.months == parsed.weeks == parsed.days == 0:
+        raise InvalidTriggerError(
+            "one of years, months, weeks, days must be set", field="trigger.calendar"
+        )
+    if parsed.start is None:
+        parsed = parsed.model_copy(update={"start": now.astimezone(zone).date()})
+    if parsed.end is not None and parsed.end < parsed.start:  # type: ignore[operator]
+        raise InvalidTriggerError("must not be before start", field="trigger.calendar.end")
+    impl = CalendarIntervalTrigger(
+        years=parsed.years,
+        months=parsed.months,
+        weeks=parsed.weeks,
+        days=parsed.days,
+        hour=parsed.hour,
+        minute=parsed.minute,
+        second=parsed.second,
+        start_date=parsed.start,
+        end_date=parsed.end,
+        timezone=zone,
+    )
+    return _CalendarTrigger("calendar", parsed, impl)
+
+
+class _CalendarTrigger(Trigger):
+    """APScheduler's calendar trigger answers its start date for any ``now``; skip ahead."""
+
+    def first_fire(self, now: datetime) -> datetime | None:
+        fire = _utc(self._impl.get_next_fire_time(None, now))
+        while fire is not None and fire < now:
+            fire = self.next_after(fire)
+        return fire
+
+
+def _only_keys(spec: Mapping[str, Any], allowed: set[str]) -> None:
+    extra = sorted(set(spec) - allowed)
+    if extra:
+        raise InvalidTriggerError("unknown key", field=f"trigger.{extra[0]}")
+
+
+def _zone(name: str, field: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidTriggerError(f"unknown time zone {name!r}", field=field) from None
+
+
+_CRONTAB_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+
+
+def _crontab_weekdays(field: str) -> str:
+    """Translate a crontab day-of-week field (0/7 = Sunday) into APScheduler 3's names."""
+    if field == "*" or not re.search(r"\d", field):
+        return field
+    days: set[int] = set()
+    for part in field.split(","):
+        days |= _weekday_part(part)
+    return ",".join(_CRONTAB_DAYS[d] for d in sorted(days))
+
+
+def _weekday_part(part: str) -> set[int]:
+    match = re.fullmatch(r"(\*|\d+)(?:-(\d+))?(?:/(\d+))?", part)
+    if not match:
+        raise InvalidTriggerError(f"cannot read day of week {part!r}", field="trigger.cron")
+    first, last, step = match.groups()
+    if first == "*":
+        low, high = 0, 6
+    else:
+        low = int(first)
+        high = int(last) if last else (6 if step else low)
+    if not (0 <= low <= 7 and 0 <= high <= 7) or low > high or step == "0":
+        raise InvalidTriggerError(f"day of week {part!r} is out of range", field="trigger.cron")
+    return {d % 7 for d in range(low, high + 1, int(step or 1))}
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    return None if moment is None else moment.astimezone(UTC)
+
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)")
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(text: str) -> timedelta:
+    """Read ``30s``, ``5m``, ``1h30m``, ``2d``, ``250ms`` or plain seconds into a timedelta."""
+    cleaned = text.strip().lower()
+    if re.fullmatch(r"\d+(\.\d+)?", cleaned):
+        seconds = float(cleaned)
+    else:
+        pos, seconds = 0, 0.0
+        for match in _DURATION.finditer(cleaned):
+            if cleaned[pos : match.start()].strip():
+                break
+            seconds += float(match.group(1)) * _UNITS[match.group(2)]
+            pos = match.end()
+        if pos == 0 or cleaned[pos:].strip():
+            raise InvalidTriggerError(
+                f"cannot read {text!r} as a duration (try 30s, 5m, 1h30m)", field="every"
+            )
+    if seconds <= 0:
+        raise InvalidTriggerError("must be longer than zero", field="every")
+    return timedelta(seconds=seconds)
