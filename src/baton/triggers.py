@@ -235,10 +235,6 @@ def _cron(spec: Mapping[str, Any]) -> Trigger:
 def _date(spec: Mapping[str, Any]) -> Trigger:
     _only_keys(spec, {"date"})
     value = spec["date"]
-    if isinstance(value, str) and not re.search(r"(Z|[+-]\d\d:?\d\d)$", value.strip()):
-        raise InvalidTriggerError(
-            "must carry a timezone (end with Z or an offset)", field="trigger.date"
-        )
     parsed = DateSpec.model_validate({"date": value})
     return Trigger("date", parsed, DateTrigger(run_date=parsed.date, timezone=UTC))
 

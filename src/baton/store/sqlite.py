@@ -141,7 +141,7 @@ class SQLiteStore(Store):
             )
 
     async def _check_version(self, conn: AsyncConnection) -> None:
-        found = dict((await conn.execute(select(meta.c.key, meta.c.value))).tuples().all())
+        found = {key: value for key, value in await conn.execute(select(meta.c.key, meta.c.value))}
         if found.get("schema") != "baton":
             raise StoreVersionError(f"{self.path} is not a baton store")
         version = int(found.get("version", "0"))
@@ -411,7 +411,7 @@ class SQLiteStore(Store):
             .where(runs.c.state == RunState.RUNNING.value, runs.c.schedule_id.is_not(None))
             .group_by(runs.c.schedule_id)
         )
-        return dict((await conn.execute(query)).tuples().all())
+        return {sid: count for sid, count in await conn.execute(query)}
 
     async def next_due_run_time(self) -> datetime | None:
         query = select(func.min(runs.c.due_at)).where(runs.c.state.in_(_CLAIMABLE))

@@ -1,0 +1,95 @@
+"""The ``baton`` command line: thin commands over the :class:`baton.Baton` facade."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Annotated
+
+import typer
+
+from baton.cli import jobs, runs
+from baton.cli.context import CliState, err_console, reporting_errors, run_async, state_of
+from baton.node import ROLES, NodeConfig
+from baton.settings import Settings
+
+app = typer.Typer(
+    name="baton",
+    help="A persistent, multi-node job scheduler for asyncio services.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(jobs.app, name="jobs")
+app.add_typer(runs.app, name="runs")
+
+
+@app.callback()
+def main_options(
+    ctx: typer.Context,
+    store: Annotated[
+        str | None, typer.Option(help="Store URL (default: $BATON_STORE_URL).")
+    ] = None,
+    import_: Annotated[
+        list[str] | None,
+        typer.Option("--import", help="Module with job types (repeatable; $BATON_IMPORTS)."),
+    ] = None,
+) -> None:
+    with reporting_errors():
+        settings = Settings()
+    if store:
+        settings = settings.model_copy(update={"store_url": store})
+    ctx.obj = CliState(settings=settings, imports=[*settings.imports, *(import_ or [])])
+
+
+@app.command()
+def worker(
+    ctx: typer.Context,
+    name: Annotated[str | None, typer.Option(help="Node name ($BATON_NODE_NAME).")] = None,
+    concurrency: Annotated[
+        int | None, typer.Option(help="Runs at once ($BATON_CONCURRENCY).")
+    ] = None,
+    roles: Annotated[str, typer.Option(help="Comma-separated: scheduler,worker.")] = (
+        "scheduler,worker"
+    ),
+    lease: Annotated[float, typer.Option(help="Lease length in seconds.")] = 30.0,
+    shutdown_grace: Annotated[float, typer.Option(help="Seconds to finish runs on stop.")] = 30.0,
+    log_level: Annotated[str, typer.Option(help="Logging level.")] = "INFO",
+) -> None:
+    """Run a node (scheduler and worker, no HTTP) until SIGTERM or Ctrl-C."""
+    cli = state_of(ctx)
+    chosen = frozenset(r.strip() for r in roles.split(",") if r.strip())
+    if not chosen or chosen - ROLES:
+        raise typer.BadParameter(
+            f"roles must be among {', '.join(sorted(ROLES))}", param_hint="--roles"
+        )
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    config_kwargs = {
+        "roles": chosen,
+        "concurrency": concurrency or cli.settings.concurrency,
+        "lease": timedelta(seconds=lease),
+        "shutdown_grace": timedelta(seconds=shutdown_grace),
+    }
+    node_name = name or cli.settings.node_name
+    if node_name:
+        config_kwargs["name"] = node_name
+    with reporting_errors():
+        config = NodeConfig(**config_kwargs)  # type: ignore[arg-type]
+
+    async def go() -> None:
+        async with cli.baton(node=config) as baton:
+            types = ", ".join(baton.registry.names()) or "-"
+            err_console.print(
+                f"baton node {config.name} ({', '.join(sorted(config.roles))}) "
+                f"on {cli.settings.store_url}, job types: {types}"
+            )
+            await baton.serve()
+
+    run_async(go)
+
+
+def main() -> None:
+    """Entry point of the ``baton`` console script."""
+    app()

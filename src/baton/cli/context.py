@@ -1,0 +1,90 @@
+"""What every command shares: settings, the imported job types, error reporting."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import json
+import os
+import sys
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import typer
+from pydantic import BaseModel
+from rich.console import Console
+
+from baton.app import Baton
+from baton.errors import BatonError, ConfigurationError
+from baton.jobs import Registry
+from baton.node import NodeConfig
+from baton.settings import Settings
+
+T = TypeVar("T")
+
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+out_console = Console(highlight=False)
+
+
+@dataclass
+class CliState:
+    """Options given before the command, merged over the environment."""
+
+    settings: Settings
+    imports: list[str] = field(default_factory=list)
+
+    def registry(self) -> Registry:
+        registry = Registry()
+        if os.getcwd() not in sys.path:
+            sys.path.insert(0, os.getcwd())  # so that --import finds the user's own modules
+        for name in self.imports:
+            try:
+                module = importlib.import_module(name)
+            except ImportError as exc:
+                raise ConfigurationError(f"--import: cannot import {name!r} ({exc})") from None
+            try:
+                registry.add_module(module)
+            except (TypeError, ValueError) as exc:
+                raise ConfigurationError(f"--import {name}: {exc}") from None
+        return registry
+
+    def baton(self, *, node: NodeConfig | None = None) -> Baton:
+        return Baton(store=self.settings.store_url, registry=self.registry(), node=node)
+
+
+def state_of(ctx: typer.Context) -> CliState:
+    obj = ctx.find_root().obj
+    assert isinstance(obj, CliState)
+    return obj
+
+
+def run_async(factory: Callable[[], Awaitable[T]]) -> T:
+    """Run a coroutine, turning baton's errors into one line on stderr and exit code 1."""
+    with reporting_errors():
+        return asyncio.run(factory())  # type: ignore[arg-type]
+
+
+@contextmanager
+def reporting_errors() -> Iterator[None]:
+    try:
+        yield
+    except BatonError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(1) from None
+
+
+def print_json(value: Any) -> None:
+    """One JSON document on stdout."""
+    sys.stdout.write(json.dumps(_plain(value), indent=2, sort_keys=False) + "\n")
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value

@@ -1,0 +1,219 @@
+"""``baton jobs ...``: add, list, show, trigger, pause, resume and remove schedules."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+
+from baton.cli.context import out_console, print_json, run_async, state_of
+from baton.cli.render import runs_table, schedule_detail, schedules_table
+from baton.errors import InvalidInputError, InvalidPayloadError, InvalidTriggerError
+from baton.triggers import parse_duration
+
+app = typer.Typer(help="Manage schedules.", no_args_is_help=True)
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
+
+
+def _payload(text: str | None) -> dict[str, Any]:
+    if text is None:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidPayloadError(f"is not valid JSON ({exc.msg})", field="payload") from None
+    if not isinstance(value, dict):
+        raise InvalidPayloadError("must be a JSON object", field="payload")
+    return value
+
+
+def _trigger(
+    every: str | None, cron: str | None, tz: str | None, at: str | None, jitter: str | None
+) -> dict[str, Any]:
+    given = [name for name, v in (("--every", every), ("--cron", cron), ("--at", at)) if v]
+    if len(given) != 1:
+        raise InvalidTriggerError("give exactly one of --every, --cron, --at", field="trigger")
+    if tz and not cron:
+        raise InvalidTriggerError("--tz goes with --cron", field="tz")
+    jitter_s = parse_duration(jitter).total_seconds() if jitter else None
+    if every:
+        body: dict[str, Any] = {"seconds": parse_duration(every).total_seconds()}
+        if jitter_s:
+            body["jitter"] = jitter_s
+        return {"interval": body}
+    if cron:
+        spec: dict[str, Any] = {"cron": cron, "timezone": tz or "UTC"}
+        if jitter_s:
+            spec["jitter"] = jitter_s
+        return spec
+    if jitter_s:
+        raise InvalidTriggerError("--jitter does not apply to --at", field="jitter")
+    return {"date": at}
+
+
+def _duration(text: str | None, field: str) -> float | None:
+    if text is None or text.lower() == "none":
+        return None
+    try:
+        return parse_duration(text).total_seconds()
+    except InvalidTriggerError as exc:
+        raise InvalidInputError(str(exc).split(": ", 1)[-1], field=field) from None
+
+
+@app.command("add")
+def add(
+    ctx: typer.Context,
+    job_type: Annotated[str, typer.Argument(metavar="TYPE", help="Registered job type name.")],
+    id: Annotated[str, typer.Option("--id", help="Stable schedule id.")],
+    payload: Annotated[str | None, typer.Option(help="Payload as a JSON object.")] = None,
+    every: Annotated[str | None, typer.Option(help="Interval: 30s, 5m, 1h30m.")] = None,
+    cron: Annotated[str | None, typer.Option(help="Cron expression, 5 or 6 fields.")] = None,
+    tz: Annotated[str | None, typer.Option(help="Time zone of --cron.")] = None,
+    at: Annotated[str | None, typer.Option(help="One-off, ISO 8601 with zone.")] = None,
+    jitter: Annotated[str | None, typer.Option(help="Random delay up to this.")] = None,
+    priority: Annotated[int, typer.Option(help="Higher runs first.")] = 0,
+    max_attempts: Annotated[int, typer.Option(help="Attempts before dead.")] = 1,
+    backoff: Annotated[str, typer.Option(help="First retry delay.")] = "1s",
+    backoff_max: Annotated[str, typer.Option(help="Longest retry delay.")] = "5m",
+    timeout: Annotated[str | None, typer.Option(help="Cancel a run after this.")] = None,
+    misfire_grace: Annotated[str, typer.Option(help="How late a fire may run, or none.")] = "60s",
+    coalesce: Annotated[bool, typer.Option(help="Fold missed fires into one run.")] = True,
+    max_concurrent: Annotated[int, typer.Option(help="Running runs at once.")] = 1,
+    replace: Annotated[bool, typer.Option(help="Replace a schedule with this id.")] = False,
+    paused: Annotated[bool, typer.Option(help="Add it paused.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Add a schedule: run TYPE with a payload on a trigger."""
+    state = state_of(ctx)
+
+    async def go() -> Any:
+        policy = {
+            "priority": priority,
+            "retry": {
+                "max_attempts": max_attempts,
+                "backoff": _duration(backoff, "backoff"),
+                "backoff_max": _duration(backoff_max, "backoff_max"),
+            },
+            "timeout": _duration(timeout, "timeout"),
+            "misfire_grace": _duration(misfire_grace, "misfire_grace"),
+            "coalesce": coalesce,
+            "max_concurrent": max_concurrent,
+        }
+        spec = _trigger(every, cron, tz, at, jitter)
+        data = _payload(payload)
+        async with state.baton() as baton:
+            return await baton.add(
+                job_type,
+                id=id,
+                payload=data,
+                trigger=spec,
+                policy=policy,
+                replace=replace,
+                paused=paused,
+            )
+
+    schedule = run_async(go)
+    if as_json:
+        print_json(schedule)
+    else:
+        out_console.print(schedule_detail(schedule))
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    type: Annotated[str | None, typer.Option(help="Only this job type.")] = None,
+    state: Annotated[str | None, typer.Option(help="active or paused.")] = None,
+    prefix: Annotated[str | None, typer.Option(help="Only ids starting with this.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many.")] = 100,
+    cursor: Annotated[str | None, typer.Option(help="From a previous page.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """List schedules by id."""
+    cli = state_of(ctx)
+
+    async def go() -> Any:
+        async with cli.baton() as baton:
+            return await baton.list(
+                type=type, state=state, id_prefix=prefix, cursor=cursor, limit=limit
+            )
+
+    page = run_async(go)
+    if as_json:
+        print_json({"items": page.items, "next_cursor": page.next_cursor})
+        return
+    out_console.print(schedules_table(page.items))
+    if page.next_cursor:
+        out_console.print(f"more: --cursor {page.next_cursor}")
+
+
+@app.command("show")
+def show(
+    ctx: typer.Context,
+    id: Annotated[str, typer.Argument(help="Schedule id.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Show one schedule and its latest runs."""
+    cli = state_of(ctx)
+
+    async def go() -> Any:
+        async with cli.baton() as baton:
+            return await baton.get(id), await baton.runs(schedule_id=id, limit=10)
+
+    schedule, runs = run_async(go)
+    if as_json:
+        print_json({**schedule.model_dump(mode="json"), "recent_runs": runs.items})
+        return
+    out_console.print(schedule_detail(schedule))
+    out_console.print(runs_table(runs.items, title="latest runs"))
+
+
+@app.command("trigger")
+def trigger(
+    ctx: typer.Context,
+    id: Annotated[str, typer.Argument(help="Schedule id.")],
+    run_id: Annotated[str | None, typer.Option(help="Idempotency key for the run.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Queue a run of a schedule now."""
+    cli = state_of(ctx)
+
+    async def go() -> Any:
+        async with cli.baton() as baton:
+            return await baton.trigger(id, run_id=run_id)
+
+    run = run_async(go)
+    if as_json:
+        print_json(run)
+    else:
+        out_console.print(f"queued {run.id}")
+
+
+def _simple(verb: str, doc: str) -> None:
+    def command(
+        ctx: typer.Context,
+        id: Annotated[str, typer.Argument(help="Schedule id.")],
+        as_json: JsonFlag = False,
+    ) -> None:
+        cli = state_of(ctx)
+
+        async def go() -> Any:
+            async with cli.baton() as baton:
+                result = await getattr(baton, verb)(id)
+                return result if result is not None else {"id": id, "removed": True}
+
+        result = run_async(go)
+        if as_json:
+            print_json(result)
+        else:
+            out_console.print(f"{verb}d {id}" if verb != "pause" else f"paused {id}")
+
+    command.__doc__ = doc
+    app.command(verb)(command)
+
+
+_simple("pause", "Stop firing a schedule.")
+_simple("resume", "Fire a paused schedule again from its next tick.")
+_simple("remove", "Delete a schedule; its runs stay as history.")
