@@ -89,6 +89,7 @@ class Node:
         self._completions: asyncio.Queue[Completion] = asyncio.Queue()
         self._slot_freed = asyncio.Event()
         self._stopping = asyncio.Event()
+        self._closing = asyncio.Event()
         self._started_at: datetime | None = None
 
     @property
@@ -103,48 +104,63 @@ class Node:
     def stop(self) -> None:
         """Ask the node to shut down gracefully; :meth:`run` returns when it has."""
         self._stopping.set()
+        self._slot_freed.set()
 
     async def run(self) -> None:
-        """Run every loop of the node's roles until :meth:`stop`, then shut down."""
+        """Run every loop of the node's roles until :meth:`stop`, then shut down.
+
+        Loops are never cancelled in the middle of a store operation: they watch the
+        stop signals and return by themselves. Claiming loops stop first; the loops that
+        keep leases alive and record outcomes run until in-flight runs are drained.
+        """
         self._started_at = await self.store.now()
-        loops: list[Awaitable[None]] = [self._heartbeat_loop()]
+        front: list[Awaitable[None]] = []
+        back: list[Awaitable[None]] = [self._heartbeat_loop()]
         if "scheduler" in self.config.roles:
-            loops.append(self._scheduler_loop())
+            front.append(self._scheduler_loop())
         if "worker" in self.config.roles:
-            loops += [
-                self._worker_loop(),
-                self._lease_loop(),
-                self._reaper_loop(),
-                self._completion_loop(),
-            ]
-        tasks = [asyncio.create_task(loop) for loop in loops]
+            front.append(self._worker_loop())
+            back += [self._lease_loop(), self._reaper_loop(), self._completion_loop()]
+        front_tasks = [asyncio.create_task(loop) for loop in front]
+        back_tasks = [asyncio.create_task(loop) for loop in back]
         stop_wait = asyncio.create_task(self._stopping.wait())
         try:
-            done, _ = await asyncio.wait([*tasks, stop_wait], return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                if task is not stop_wait and task.exception() is not None:
-                    raise task.exception()  # type: ignore[misc]
+            await asyncio.wait(
+                [*front_tasks, *back_tasks, stop_wait], return_when=asyncio.FIRST_COMPLETED
+            )
         finally:
-            self._stopping.set()
-            await self._shutdown(tasks, stop_wait)
-
-    async def _shutdown(
-        self, tasks: list[asyncio.Task[None]], stop_wait: asyncio.Task[Any]
-    ) -> None:
-        stop_wait.cancel()
-        completion_task = tasks.pop() if "worker" in self.config.roles else None
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        await self._drain_flights()
-        if completion_task is not None:
-            completion_task.cancel()
-            await asyncio.gather(completion_task, return_exceptions=True)
+            self.stop()
+            stop_wait.cancel()
+            await _finish(front_tasks)
+            await self._drain_flights()
+            self._closing.set()
+            await _finish(back_tasks)
             await self._flush_completions()
+            try:
+                await self.store.remove_node(self.name)
+            except Exception:
+                log.warning("could not remove node %s from the store", self.name, exc_info=True)
+        for task in [*front_tasks, *back_tasks]:
+            if not task.cancelled() and task.exception() is not None:
+                raise task.exception()  # type: ignore[misc]
+
+    async def _pause(self, seconds: float, until: asyncio.Event) -> bool:
+        """Sleep ``seconds`` unless ``until`` is set first; True if it was."""
         try:
-            await self.store.remove_node(self.name)
-        except Exception:
-            log.warning("could not remove node %s from the store", self.name, exc_info=True)
+            await asyncio.wait_for(until.wait(), seconds)
+        except TimeoutError:
+            return False
+        return True
+
+    async def _nap(self, seconds: float) -> None:
+        """Sleep until the store signals a change, ``seconds`` pass, or the node stops."""
+        if self._stopping.is_set():
+            return
+        change = asyncio.ensure_future(self.store.wait_for_change(seconds))
+        stop = asyncio.ensure_future(self._stopping.wait())
+        _, pending = await asyncio.wait({change, stop}, return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
 
     async def _drain_flights(self) -> None:
         if not self._flights:
@@ -178,7 +194,7 @@ class Node:
                 log.exception("the scheduler loop failed; retrying")
                 delay = 1.0
             if delay > 0:
-                await self.store.wait_for_change(delay)
+                await self._nap(delay)
 
     async def _seconds_until(self, moment: datetime | None) -> float:
         idle = self.config.max_idle.total_seconds()
@@ -194,7 +210,8 @@ class Node:
             free = self.config.concurrency - len(self._flights)
             if free <= 0:
                 self._slot_freed.clear()
-                await self._slot_freed.wait()
+                if not self._stopping.is_set():
+                    await self._slot_freed.wait()
                 continue
             try:
                 claimed = await self.store.claim_runs(
@@ -202,7 +219,7 @@ class Node:
                 )
             except Exception:
                 log.exception("claiming runs failed; retrying")
-                await asyncio.sleep(1.0)
+                await self._pause(1.0, self._stopping)
                 continue
             for run in claimed:
                 self._start(run)
@@ -210,13 +227,18 @@ class Node:
                 await self._idle()
 
     async def _idle(self) -> None:
+        """Sleep until the next run is due, or something changes in the store.
+
+        A run that is due but was not claimed is held back by its schedule's
+        max_concurrent: only a change (a completion, a reaped lease) can free it.
+        """
+        idle = self.config.max_idle.total_seconds()
         try:
             delay = await self._seconds_until(await self.store.next_due_run_time())
         except Exception:
             log.exception("reading the next due run failed")
             delay = 1.0
-        if delay > 0:
-            await self.store.wait_for_change(delay)
+        await self._nap(delay if delay > 0 else idle)
 
     def _start(self, run: Run) -> None:
         task = asyncio.create_task(self._execute(run), name=f"baton-run:{run.id}")
@@ -255,10 +277,16 @@ class Node:
             await self._on_outcome(run, outcome)
 
     async def _completion_loop(self) -> None:
-        while True:
-            first = await self._completions.get()
+        while not self._closing.is_set():
+            got = asyncio.ensure_future(self._completions.get())
+            closing = asyncio.ensure_future(self._closing.wait())
+            await asyncio.wait({got, closing}, return_when=asyncio.FIRST_COMPLETED)
+            closing.cancel()
+            if not got.done():
+                got.cancel()
+                return
             await asyncio.sleep(0)  # let completions of the same tick join the batch
-            await self._flush_completions([first])
+            await self._flush_completions([got.result()])
 
     async def _flush_completions(self, batch: Iterable[Completion] = ()) -> None:
         items = list(batch)
@@ -281,8 +309,7 @@ class Node:
 
     async def _lease_loop(self) -> None:
         every = self.config.lease.total_seconds() / 3
-        while True:
-            await asyncio.sleep(every)
+        while not await self._pause(every, self._closing):
             tokens = {rid: f.run.lease_token or "" for rid, f in self._flights.items()}
             if not tokens:
                 continue
@@ -311,8 +338,7 @@ class Node:
     async def _reaper_loop(self) -> None:
         every = max(self.config.lease.total_seconds() / 4, 0.25)
         ticks = 0
-        while True:
-            await asyncio.sleep(every)
+        while not await self._pause(every, self._closing):
             try:
                 reaped = await self.store.reap_expired()
                 if reaped:
@@ -331,12 +357,14 @@ class Node:
     # -- heartbeat ---------------------------------------------------------------------------
 
     async def _heartbeat_loop(self) -> None:
+        every = self.config.heartbeat_every.total_seconds()
         while True:
             try:
                 await self.store.heartbeat(self.info())
             except Exception:
                 log.exception("the heartbeat failed")
-            await asyncio.sleep(self.config.heartbeat_every.total_seconds())
+            if await self._pause(every, self._closing):
+                return
 
     def info(self) -> NodeInfo:
         """This node as it reports itself in heartbeats."""
@@ -352,3 +380,14 @@ class Node:
             started_at=started,
             heartbeat_at=started,
         )
+
+
+async def _finish(tasks: list[asyncio.Task[None]], patience: float = 10.0) -> None:
+    """Wait for loops to return by themselves; cancel only those stuck past ``patience``."""
+    if not tasks:
+        return
+    _, stuck = await asyncio.wait(tasks, timeout=patience)
+    for task in stuck:
+        log.warning("a node loop did not stop in time; cancelling it")
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)

@@ -75,10 +75,9 @@ def claimed(run: Run, *, owner: str, lease: timedelta, now: datetime) -> Run:
 
 
 def completed(run: Run, completion: Completion, now: datetime) -> Run:
-    """The run after a (token-checked) completion."""
+    """The run after a (token-checked) completion; ``owner`` stays as the node that ran it."""
     update: dict[str, Any] = {
         "state": completion.state,
-        "owner": None,
         "lease_token": None,
         "lease_expires_at": None,
         "error": completion.error,

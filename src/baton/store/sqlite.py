@@ -644,7 +644,8 @@ class SQLiteStore(Store):
                 return True
             except TimeoutError:
                 pass
-            if await self._other_process_wrote():
+            # Shielded: a cancelled waiter must not cut a read off mid-flight.
+            if await asyncio.shield(self._other_process_wrote()):
                 return True
 
     async def _other_process_wrote(self) -> bool:

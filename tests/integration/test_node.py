@@ -1,0 +1,248 @@
+"""The node's behaviour end to end, on real stores with real time (short intervals)."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from baton import Baton, NodeConfig, RunState
+from baton.jobs import Registry
+from baton.triggers import parse_trigger
+from tests.jobs_for_tests import ALL_JOBS, Flaky, Record, Recorder, container_for
+
+FAST = NodeConfig(
+    name="test-node",
+    lease=timedelta(seconds=1.5),
+    shutdown_grace=timedelta(seconds=1),
+    max_idle=timedelta(seconds=0.5),
+)
+
+
+async def eventually(check: Callable[[], Any], timeout: float = 10.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = await check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.05)
+
+
+@pytest.fixture
+def recorder() -> Recorder:
+    return Recorder()
+
+
+@pytest.fixture
+def store_url(store_kind: str, tmp_path: Path) -> str:
+    return "memory://" if store_kind == "memory" else f"sqlite:///{tmp_path}/baton.db"
+
+
+@pytest.fixture
+async def baton(store_url: str, recorder: Recorder) -> AsyncIterator[Baton]:
+    container = container_for(recorder)
+    async with Baton(
+        store=store_url, jobs=ALL_JOBS, container=container, node=FAST,
+        roles={"scheduler", "worker"},
+    ) as running:
+        yield running
+    await container.close()
+
+
+async def runs_in(baton: Baton, state: RunState, schedule_id: str | None = None) -> list[Any]:
+    page = await baton.runs(schedule_id=schedule_id, state=state, limit=1000)
+    return page.items
+
+
+async def test_stop_schedule_raised_removes_the_schedule_and_records_why(
+    baton: Baton,
+) -> None:
+    await baton.add("stopper", id="w:1", payload={"reason": "worker terminated"},
+                    trigger={"interval": {"seconds": 0.2}})
+    (done,) = await eventually(lambda: runs_in(baton, RunState.SUCCEEDED, "w:1"))
+    assert done.note == "schedule stopped: worker terminated"
+    assert (await baton.list()).items == []
+    removed = [e for e in await baton.store.read_events(limit=1000) if e.kind == "schedule.removed"]
+    assert removed[0].data == {"reason": "worker terminated"}
+
+
+async def test_stop_schedule_returned_works_the_same(baton: Baton) -> None:
+    await baton.add("stopper", id="w:2", payload={"reason": "gone", "by_return": True},
+                    trigger={"interval": {"seconds": 0.2}})
+    (done,) = await eventually(lambda: runs_in(baton, RunState.SUCCEEDED, "w:2"))
+    assert done.note == "schedule stopped: gone"
+    assert await baton.store.get_schedule("w:2") is None
+
+
+async def test_a_job_failing_twice_succeeds_on_the_third_attempt_after_backoff(
+    baton: Baton, recorder: Recorder
+) -> None:
+    policy = {"retry": {"max_attempts": 3, "backoff": 0.3, "jitter": 0}}
+    await baton.enqueue(Flaky(failures=2), run_id="flaky-1", policy=policy)
+    run = await eventually(lambda: runs_in(baton, RunState.SUCCEEDED))
+    assert run[0].attempt == 3 and run[0].error is None
+    times = [t for rid, _, t in recorder.calls if rid == "flaky-1"]
+    assert [a for rid, a, _ in recorder.calls if rid == "flaky-1"] == [1, 2, 3]
+    assert times[1] - times[0] >= 0.3  # backoff
+    assert times[2] - times[1] >= 0.6  # doubled
+
+
+async def test_a_job_that_always_fails_ends_dead_with_its_error(baton: Baton) -> None:
+    policy = {"retry": {"max_attempts": 2, "backoff": 0.1, "jitter": 0}}
+    await baton.enqueue(Flaky(failures=99), run_id="hopeless", policy=policy)
+    (dead,) = await eventually(lambda: runs_in(baton, RunState.DEAD))
+    assert dead.attempt == 2
+    assert dead.error.type == "ConnectionError"
+    assert dead.error.message == "attempt 2 failed"
+    assert "ConnectionError" in dead.error.trace
+
+
+async def test_each_run_gets_a_fresh_scoped_dependency(baton: Baton, recorder: Recorder) -> None:
+    await baton.add(Record(label="x"), id="rec", trigger={"interval": {"seconds": 0.1}},
+                    policy={"misfire_grace": None, "coalesce": False})
+    await eventually(lambda: _at_least(runs_in(baton, RunState.SUCCEEDED, "rec"), 3))
+    assert len(set(recorder.scoped_ids)) == len(recorder.scoped_ids) >= 3
+
+
+async def _at_least(items: Any, n: int) -> bool:
+    return len(await items) >= n
+
+
+async def test_the_stored_payload_holds_exactly_the_declared_fields(
+    tmp_path: Path, recorder: Recorder
+) -> None:
+    path = tmp_path / "baton.db"
+    async with Baton(store=f"sqlite:///{path}", jobs=ALL_JOBS) as baton:
+        await baton.add(Record(label="w-1"), id="rec", trigger={"interval": {"seconds": 60}})
+        await baton.trigger("rec", run_id="manual-1")
+    with sqlite3.connect(path) as conn:
+        (schedule_payload,) = conn.execute("SELECT payload FROM baton_schedules").fetchone()
+        (run_payload,) = conn.execute("SELECT payload FROM baton_runs").fetchone()
+    assert schedule_payload.encode() == b'{"label":"w-1"}'
+    assert run_payload.encode() == b'{"label":"w-1"}'
+
+
+async def test_an_unregistered_job_type_fails_its_runs_loudly_and_keeps_the_schedule(
+    tmp_path: Path,
+) -> None:
+    store_url = f"sqlite:///{tmp_path}/baton.db"
+    async with Baton(store=store_url, jobs=ALL_JOBS) as baton:
+        await baton.add(Record(label="x"), id="orphan", trigger={"interval": {"seconds": 0.2}})
+    async with Baton(store=store_url, registry=Registry(), node=FAST,
+                     roles={"scheduler", "worker"}) as baton:
+        failed = await eventually(lambda: runs_in(baton, RunState.FAILED, "orphan"))
+        assert failed[0].error.type == "baton.errors.JobTypeNotFoundError"
+        assert "'record'" in failed[0].error.message
+        assert (await baton.get("orphan")).type == "record"
+
+
+async def test_a_run_past_its_timeout_is_cut_and_counts_as_failed(baton: Baton) -> None:
+    await baton.enqueue("slow", payload={"seconds": 5}, run_id="too-slow",
+                        policy={"timeout": 0.2})
+    (dead,) = await eventually(lambda: runs_in(baton, RunState.DEAD))
+    assert dead.error.type == "TimeoutError"
+    assert dead.duration < timedelta(seconds=2)
+
+
+async def test_cancelling_a_running_run_stops_it(baton: Baton, recorder: Recorder) -> None:
+    await baton.enqueue("slow", payload={"seconds": 30}, run_id="long")
+    await eventually(lambda: runs_in(baton, RunState.RUNNING))
+    await baton.cancel_run("long")
+    (cancelled,) = await eventually(lambda: runs_in(baton, RunState.CANCELLED))
+    assert cancelled.note == "cancelled on request"
+    assert recorder.running == 0
+
+
+async def test_max_concurrent_holds_across_overlapping_fires(
+    baton: Baton, recorder: Recorder
+) -> None:
+    await baton.add("slow", id="overlap", payload={"seconds": 0.35},
+                    trigger={"interval": {"seconds": 0.1}},
+                    policy={"coalesce": False, "misfire_grace": None})
+    await eventually(lambda: _at_least(runs_in(baton, RunState.SUCCEEDED, "overlap"), 3))
+    assert recorder.peak == 1
+
+
+async def test_shutdown_releases_runs_that_outlive_the_grace_period(
+    tmp_path: Path, recorder: Recorder
+) -> None:
+    url = f"sqlite:///{tmp_path}/baton.db"
+    async with Baton(store=url, jobs=ALL_JOBS, container=container_for(recorder), node=FAST,
+                     roles={"worker"}) as baton:
+        await baton.enqueue("slow", payload={"seconds": 0.2}, run_id="quick")
+        await baton.enqueue("slow", payload={"seconds": 60}, run_id="endless")
+        await eventually(lambda: _at_least(runs_in(baton, RunState.RUNNING), 2))
+    async with Baton(store=url, jobs=ALL_JOBS) as baton:
+        assert (await baton.get_run("quick")).state is RunState.SUCCEEDED
+        endless = await baton.get_run("endless")
+        assert endless.state is RunState.QUEUED and endless.attempt == 1
+        assert await baton.store.list_nodes() == []
+
+
+async def test_after_a_restart_missed_ticks_follow_misfire_grace_and_coalesce(
+    tmp_path: Path, recorder: Recorder
+) -> None:
+    url = f"sqlite:///{tmp_path}/baton.db"
+    every = {"interval": {"seconds": 0.5}}
+    container = container_for(recorder)
+    async with Baton(store=url, jobs=ALL_JOBS, container=container, node=FAST,
+                     roles={"scheduler", "worker"}) as baton:
+        await baton.add(Record(label="c"), id="coalesced", trigger=every,
+                        policy={"coalesce": True, "misfire_grace": None})
+        await baton.add(Record(label="e"), id="every-tick", trigger=every,
+                        policy={"coalesce": False, "misfire_grace": None})
+        await baton.add(Record(label="g"), id="grace", trigger=every,
+                        policy={"coalesce": False, "misfire_grace": 0.6})
+        now = await baton.store.now()
+        await baton.enqueue(Record(label="q"), run_id="queued-while-down",
+                            due_at=now + timedelta(seconds=1.6))
+        await asyncio.sleep(1.2)
+    async with Baton(store=url, jobs=ALL_JOBS) as baton:
+        last = {s.id: s.last_fire_at for s in (await baton.list()).items}
+        anchor = {s.id: s.trigger for s in (await baton.list()).items}
+        assert (await baton.get_run("queued-while-down")).state is RunState.QUEUED
+    await asyncio.sleep(2.0)  # every node is down: about four ticks go by
+    restart = datetime.now(UTC)  # the SQLite store's clock is the host's
+
+    async with Baton(store=url, jobs=ALL_JOBS, container=container, node=FAST,
+                     roles={"scheduler", "worker"}) as baton:
+        await eventually(lambda: _at_least(runs_in(baton, RunState.SUCCEEDED, "grace"), 4))
+        first_pass = min(r.created_at for r in (await baton.runs(limit=1000)).items
+                         if r.created_at >= restart)
+
+        async def missed(sid: str) -> list[Any]:
+            page = await baton.runs(schedule_id=sid, limit=1000)
+            return sorted(r.fire_at for r in page.items if last[sid] < r.fire_at <= first_pass)
+
+        trigger = parse_trigger(anchor["every-tick"])
+        ticks = []
+        tick = trigger.next_after(last["every-tick"])
+        while tick <= first_pass:
+            ticks.append(tick)
+            tick = trigger.next_after(tick)
+        assert len(ticks) >= 3
+        assert await missed("every-tick") == ticks  # no coalesce, no grace: every tick runs
+        (folded,) = await missed("coalesced")  # coalesce: one run, for the latest tick
+        assert first_pass - folded <= timedelta(seconds=0.5)
+        late = await missed("grace")  # grace 0.6 s: older ticks are skipped
+        assert 1 <= len(late) < len(ticks)
+        assert all(first_pass - fire <= timedelta(seconds=0.6) for fire in late)
+        misfires = [e for e in await baton.store.read_events(limit=10_000)
+                    if e.kind == "schedule.misfired"]
+        assert [e.subject for e in misfires] == ["grace"]
+        survivor = await eventually(lambda: _succeeded(baton, "queued-while-down"))
+        assert survivor.attempt == 1
+    await container.close()
+
+
+async def _succeeded(baton: Baton, run_id: str) -> Any:
+    run = await baton.get_run(run_id)
+    return run if run.state is RunState.SUCCEEDED else None
