@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import inspect
 import json
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from types import ModuleType
@@ -94,6 +94,7 @@ class JobType:
         else:
             if data is None:
                 data = {}
+            _refuse_unknown_keys(self.payload_model, data)
             try:
                 model = self.payload_model.model_validate(data)
             except ValidationError as exc:
@@ -128,6 +129,17 @@ class JobType:
         if "payload" in inspect.signature(self.target).parameters:
             kwargs["payload"] = model
         return await self.target(**kwargs)
+
+
+def _refuse_unknown_keys(model: type[BaseModel], data: Any) -> None:
+    """Refuse keys the model would silently drop: a typo must not lose a setting."""
+    if not isinstance(data, Mapping):
+        return
+    known = set(model.model_fields)
+    known |= {f.alias for f in model.model_fields.values() if f.alias}
+    unknown = sorted(str(key) for key in data if key not in known)
+    if unknown:
+        raise InvalidPayloadError("is not a field of this job type", field=f"payload.{unknown[0]}")
 
 
 async def _resolve(annotation: Any, ctx: RunContext, services: Services) -> Any:
@@ -175,7 +187,7 @@ def _describe(name: str, target: Any, description: str) -> JobType:
         )
     if not inspect.iscoroutinefunction(target):
         raise TypeError(f"job {name!r}: @job takes a class or an async function")
-    hints = get_type_hints(target)
+    hints = _hints(target)
     payload_model = hints.get("payload")
     if "payload" in inspect.signature(target).parameters:
         if not (inspect.isclass(payload_model) and issubclass(payload_model, BaseModel)):
@@ -198,7 +210,7 @@ def _describe(name: str, target: Any, description: str) -> JobType:
 def _dependencies(
     func: Callable[..., Awaitable[Any]], skip: set[str]
 ) -> tuple[tuple[str, Any], ...]:
-    hints = get_type_hints(func)
+    hints = _hints(func)
     deps = []
     for param in inspect.signature(func).parameters.values():
         if param.name in skip:
@@ -210,6 +222,16 @@ def _dependencies(
             )
         deps.append((param.name, hints[param.name]))
     return tuple(deps)
+
+
+def _hints(func: Any) -> dict[str, Any]:
+    try:
+        return get_type_hints(func)
+    except NameError as exc:
+        raise TypeError(
+            f"{func.__qualname__}: cannot resolve its annotations ({exc}); "
+            "the types it names must be importable from its module"
+        ) from None
 
 
 def job_type_of(target: Any) -> JobType:

@@ -51,6 +51,8 @@ class Record(BaseModel):
 
 
 class ScheduleState(StrEnum):
+    """An active schedule fires; a paused one keeps its place but does not."""
+
     ACTIVE = "active"
     PAUSED = "paused"
 

@@ -122,10 +122,13 @@ class Trigger:
 
     def first_fire(self, now: datetime) -> datetime | None:
         """The first fire time at or after ``now`` (for a date trigger: its date)."""
-        return _utc(self._impl.get_next_fire_time(None, now))
+        return self._accepted(_utc(self._impl.get_next_fire_time(None, now)))
 
     def next_after(self, previous: datetime) -> datetime | None:
         """The fire time that follows ``previous``, or ``None`` when the trigger is done."""
+        return self._accepted(self._raw_next(previous))
+
+    def _raw_next(self, previous: datetime) -> datetime | None:
         result = _utc(self._impl.get_next_fire_time(previous, previous))
         if result is not None and result <= previous:
             # APScheduler may hand back the same instant around DST folds; step past it.
@@ -134,10 +137,19 @@ class Trigger:
                 return None
         return result
 
+    def _accepted(self, candidate: datetime | None) -> datetime | None:
+        """Skip candidates the kind refuses (see :class:`_CronTrigger`)."""
+        while candidate is not None and not self._accept(candidate):
+            candidate = self._raw_next(candidate)
+        return candidate
+
+    def _accept(self, candidate: datetime) -> bool:
+        return True
+
     def skip_to(self, moment: datetime, cursor: datetime) -> datetime | None:
         """The first fire time at or after ``moment`` that is later than ``cursor``."""
         if self.kind in ("interval", "cron"):
-            candidate = _utc(self._impl.get_next_fire_time(None, moment))
+            candidate = self._accepted(_utc(self._impl.get_next_fire_time(None, moment)))
             if candidate is None or candidate > cursor:
                 return candidate
         following = self.next_after(cursor)
@@ -229,7 +241,34 @@ def _cron(spec: Mapping[str, Any]) -> Trigger:
         impl = CronTrigger(**values, start_date=parsed.start, end_date=parsed.end, timezone=zone)
     except ValueError as exc:
         raise InvalidTriggerError(str(exc), field="trigger.cron") from None
-    return Trigger("cron", parsed, impl)
+    fixed_hour = not values["hour"].startswith("*")
+    return _CronTrigger("cron", parsed, impl, zone=zone, fixed_hour=fixed_hour)
+
+
+class _CronTrigger(Trigger):
+    """Cron with one rule added to APScheduler 3's arithmetic, as classic cron has it.
+
+    When clocks go back, a wall-clock time occurs twice. APScheduler fires at both; for
+    an expression with a fixed hour (a daily 02:30) that runs the job twice in one day,
+    so the second occurrence is skipped. An expression whose hour is a wildcard
+    (``0 * * * *``) keeps both: it means "every hour", and both are an hour apart.
+    """
+
+    def __init__(
+        self,
+        kind: TriggerKind,
+        spec: _Spec,
+        impl: BaseTrigger,
+        *,
+        zone: ZoneInfo,
+        fixed_hour: bool,
+    ) -> None:
+        super().__init__(kind, spec, impl)
+        self._zone = zone
+        self._fixed_hour = fixed_hour
+
+    def _accept(self, candidate: datetime) -> bool:
+        return not (self._fixed_hour and candidate.astimezone(self._zone).fold == 1)
 
 
 def _date(spec: Mapping[str, Any]) -> Trigger:

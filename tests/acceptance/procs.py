@@ -17,8 +17,12 @@ def baton_cmd(*args: str) -> list[str]:
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        baton_cmd(*args), cwd=ROOT, env={**os.environ, **(env or {})},
-        capture_output=True, text=True, timeout=60,
+        baton_cmd(*args),
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
@@ -26,9 +30,21 @@ def start_worker(store_url: str, name: str, log_dir: Path, *extra: str) -> subpr
     env = {**os.environ, "BATON_TEST_LOG_DIR": str(log_dir)}
     with open(log_dir / f"{name}.out", "w") as out:  # the child keeps its own copy
         return subprocess.Popen(
-            baton_cmd("--store", store_url, "--import", "tests.acceptance.mp_jobs", "worker",
-                      "--name", name, *extra),
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, text=True,
+            baton_cmd(
+                "--store",
+                store_url,
+                "--import",
+                "tests.acceptance.mp_jobs",
+                "worker",
+                "--name",
+                name,
+                *extra,
+            ),
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
 
 

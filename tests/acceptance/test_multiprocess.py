@@ -8,6 +8,7 @@ its leases expire, and no tick may get a second run.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import signal
 import time
@@ -49,7 +50,10 @@ async def test_three_workers_one_run_per_tick_and_a_killed_worker_is_covered(
         policy = {"coalesce": False, "misfire_grace": 60, "retry": {"max_attempts": 3}}
         for n in range(SCHEDULES):
             await baton.add(
-                tick, id=f"tick:{n:03}", payload={"n": n, "seconds": 0.5}, policy=policy,
+                tick,
+                id=f"tick:{n:03}",
+                payload={"n": n, "seconds": 0.5},
+                policy=policy,
                 trigger={"interval": {"seconds": 1, "start": start.isoformat()}},
             )
 
@@ -69,7 +73,8 @@ async def test_three_workers_one_run_per_tick_and_a_killed_worker_is_covered(
             killed_at = datetime.now(UTC)
             procs[victim].wait(timeout=10)
             in_flight = [
-                r.id for r in (await baton.runs(state="running", limit=1000)).items
+                r.id
+                for r in (await baton.runs(state="running", limit=1000)).items
                 if r.owner == victim
             ]
             assert in_flight, f"{victim} had no runs in flight when it was killed"
@@ -100,14 +105,14 @@ async def test_three_workers_one_run_per_tick_and_a_killed_worker_is_covered(
         fires.sort()
         assert fires[0] == start, sid
         assert len(fires) == len(set(fires)), f"{sid} has a tick with two runs"
-        steps = {(b - a).total_seconds() for a, b in zip(fires, fires[1:], strict=False)}
+        steps = {(b - a).total_seconds() for a, b in itertools.pairwise(fires)}
         assert steps == {1.0}, f"{sid} missed a tick: {steps}"
         assert fires[-1] >= start + timedelta(seconds=SECONDS - 1), sid
 
     # Every run was executed to success.
     assert {r.state for r in runs} == {RunState.SUCCEEDED}
 
-    # The runs the victim held when it died were executed again by the others after its leases ran out.
+    # The victim's runs in flight were executed again by the others once its leases ran out.
     by_id = {r.id: r for r in runs}
     executions: dict[str, list[str]] = defaultdict(list)
     for log in log_dir.glob("*.log"):

@@ -25,8 +25,8 @@ FAST = NodeConfig(
 )
 
 
-async def eventually(check: Callable[[], Any], timeout: float = 10.0) -> Any:
-    deadline = time.monotonic() + timeout
+async def eventually(check: Callable[[], Any], within: float = 10.0) -> Any:
+    deadline = time.monotonic() + within
     while True:
         result = await check()
         if result:
@@ -50,7 +50,10 @@ def store_url(store_kind: str, tmp_path: Path) -> str:
 async def baton(store_url: str, recorder: Recorder) -> AsyncIterator[Baton]:
     container = container_for(recorder)
     async with Baton(
-        store=store_url, jobs=ALL_JOBS, container=container, node=FAST,
+        store=store_url,
+        jobs=ALL_JOBS,
+        container=container,
+        node=FAST,
         roles={"scheduler", "worker"},
     ) as running:
         yield running
@@ -65,8 +68,12 @@ async def runs_in(baton: Baton, state: RunState, schedule_id: str | None = None)
 async def test_stop_schedule_raised_removes_the_schedule_and_records_why(
     baton: Baton,
 ) -> None:
-    await baton.add("stopper", id="w:1", payload={"reason": "worker terminated"},
-                    trigger={"interval": {"seconds": 0.2}})
+    await baton.add(
+        "stopper",
+        id="w:1",
+        payload={"reason": "worker terminated"},
+        trigger={"interval": {"seconds": 0.2}},
+    )
     (done,) = await eventually(lambda: runs_in(baton, RunState.SUCCEEDED, "w:1"))
     assert done.note == "schedule stopped: worker terminated"
     assert (await baton.list()).items == []
@@ -75,8 +82,12 @@ async def test_stop_schedule_raised_removes_the_schedule_and_records_why(
 
 
 async def test_stop_schedule_returned_works_the_same(baton: Baton) -> None:
-    await baton.add("stopper", id="w:2", payload={"reason": "gone", "by_return": True},
-                    trigger={"interval": {"seconds": 0.2}})
+    await baton.add(
+        "stopper",
+        id="w:2",
+        payload={"reason": "gone", "by_return": True},
+        trigger={"interval": {"seconds": 0.2}},
+    )
     (done,) = await eventually(lambda: runs_in(baton, RunState.SUCCEEDED, "w:2"))
     assert done.note == "schedule stopped: gone"
     assert await baton.store.get_schedule("w:2") is None
@@ -106,8 +117,12 @@ async def test_a_job_that_always_fails_ends_dead_with_its_error(baton: Baton) ->
 
 
 async def test_each_run_gets_a_fresh_scoped_dependency(baton: Baton, recorder: Recorder) -> None:
-    await baton.add(Record(label="x"), id="rec", trigger={"interval": {"seconds": 0.1}},
-                    policy={"misfire_grace": None, "coalesce": False})
+    await baton.add(
+        Record(label="x"),
+        id="rec",
+        trigger={"interval": {"seconds": 0.1}},
+        policy={"misfire_grace": None, "coalesce": False},
+    )
     await eventually(lambda: _at_least(runs_in(baton, RunState.SUCCEEDED, "rec"), 3))
     assert len(set(recorder.scoped_ids)) == len(recorder.scoped_ids) >= 3
 
@@ -136,8 +151,9 @@ async def test_an_unregistered_job_type_fails_its_runs_loudly_and_keeps_the_sche
     store_url = f"sqlite:///{tmp_path}/baton.db"
     async with Baton(store=store_url, jobs=ALL_JOBS) as baton:
         await baton.add(Record(label="x"), id="orphan", trigger={"interval": {"seconds": 0.2}})
-    async with Baton(store=store_url, registry=Registry(), node=FAST,
-                     roles={"scheduler", "worker"}) as baton:
+    async with Baton(
+        store=store_url, registry=Registry(), node=FAST, roles={"scheduler", "worker"}
+    ) as baton:
         failed = await eventually(lambda: runs_in(baton, RunState.FAILED, "orphan"))
         assert failed[0].error.type == "baton.errors.JobTypeNotFoundError"
         assert "'record'" in failed[0].error.message
@@ -145,8 +161,7 @@ async def test_an_unregistered_job_type_fails_its_runs_loudly_and_keeps_the_sche
 
 
 async def test_a_run_past_its_timeout_is_cut_and_counts_as_failed(baton: Baton) -> None:
-    await baton.enqueue("slow", payload={"seconds": 5}, run_id="too-slow",
-                        policy={"timeout": 0.2})
+    await baton.enqueue("slow", payload={"seconds": 5}, run_id="too-slow", policy={"timeout": 0.2})
     (dead,) = await eventually(lambda: runs_in(baton, RunState.DEAD))
     assert dead.error.type == "TimeoutError"
     assert dead.duration < timedelta(seconds=2)
@@ -164,9 +179,13 @@ async def test_cancelling_a_running_run_stops_it(baton: Baton, recorder: Recorde
 async def test_max_concurrent_holds_across_overlapping_fires(
     baton: Baton, recorder: Recorder
 ) -> None:
-    await baton.add("slow", id="overlap", payload={"seconds": 0.35},
-                    trigger={"interval": {"seconds": 0.1}},
-                    policy={"coalesce": False, "misfire_grace": None})
+    await baton.add(
+        "slow",
+        id="overlap",
+        payload={"seconds": 0.35},
+        trigger={"interval": {"seconds": 0.1}},
+        policy={"coalesce": False, "misfire_grace": None},
+    )
     await eventually(lambda: _at_least(runs_in(baton, RunState.SUCCEEDED, "overlap"), 3))
     assert recorder.peak == 1
 
@@ -175,8 +194,9 @@ async def test_shutdown_releases_runs_that_outlive_the_grace_period(
     tmp_path: Path, recorder: Recorder
 ) -> None:
     url = f"sqlite:///{tmp_path}/baton.db"
-    async with Baton(store=url, jobs=ALL_JOBS, container=container_for(recorder), node=FAST,
-                     roles={"worker"}) as baton:
+    async with Baton(
+        store=url, jobs=ALL_JOBS, container=container_for(recorder), node=FAST, roles={"worker"}
+    ) as baton:
         await baton.enqueue("slow", payload={"seconds": 0.2}, run_id="quick")
         await baton.enqueue("slow", payload={"seconds": 60}, run_id="endless")
         await eventually(lambda: _at_least(runs_in(baton, RunState.RUNNING), 2))
@@ -193,17 +213,31 @@ async def test_after_a_restart_missed_ticks_follow_misfire_grace_and_coalesce(
     url = f"sqlite:///{tmp_path}/baton.db"
     every = {"interval": {"seconds": 0.5}}
     container = container_for(recorder)
-    async with Baton(store=url, jobs=ALL_JOBS, container=container, node=FAST,
-                     roles={"scheduler", "worker"}) as baton:
-        await baton.add(Record(label="c"), id="coalesced", trigger=every,
-                        policy={"coalesce": True, "misfire_grace": None})
-        await baton.add(Record(label="e"), id="every-tick", trigger=every,
-                        policy={"coalesce": False, "misfire_grace": None})
-        await baton.add(Record(label="g"), id="grace", trigger=every,
-                        policy={"coalesce": False, "misfire_grace": 0.6})
+    async with Baton(
+        store=url, jobs=ALL_JOBS, container=container, node=FAST, roles={"scheduler", "worker"}
+    ) as baton:
+        await baton.add(
+            Record(label="c"),
+            id="coalesced",
+            trigger=every,
+            policy={"coalesce": True, "misfire_grace": None},
+        )
+        await baton.add(
+            Record(label="e"),
+            id="every-tick",
+            trigger=every,
+            policy={"coalesce": False, "misfire_grace": None},
+        )
+        await baton.add(
+            Record(label="g"),
+            id="grace",
+            trigger=every,
+            policy={"coalesce": False, "misfire_grace": 0.6},
+        )
         now = await baton.store.now()
-        await baton.enqueue(Record(label="q"), run_id="queued-while-down",
-                            due_at=now + timedelta(seconds=1.6))
+        await baton.enqueue(
+            Record(label="q"), run_id="queued-while-down", due_at=now + timedelta(seconds=1.6)
+        )
         await asyncio.sleep(1.2)
     async with Baton(store=url, jobs=ALL_JOBS) as baton:
         last = {s.id: s.last_fire_at for s in (await baton.list()).items}
@@ -212,11 +246,13 @@ async def test_after_a_restart_missed_ticks_follow_misfire_grace_and_coalesce(
     await asyncio.sleep(2.0)  # every node is down: about four ticks go by
     restart = datetime.now(UTC)  # the SQLite store's clock is the host's
 
-    async with Baton(store=url, jobs=ALL_JOBS, container=container, node=FAST,
-                     roles={"scheduler", "worker"}) as baton:
+    async with Baton(
+        store=url, jobs=ALL_JOBS, container=container, node=FAST, roles={"scheduler", "worker"}
+    ) as baton:
         await eventually(lambda: _at_least(runs_in(baton, RunState.SUCCEEDED, "grace"), 4))
-        first_pass = min(r.created_at for r in (await baton.runs(limit=1000)).items
-                         if r.created_at >= restart)
+        first_pass = min(
+            r.created_at for r in (await baton.runs(limit=1000)).items if r.created_at >= restart
+        )
 
         async def missed(sid: str) -> list[Any]:
             page = await baton.runs(schedule_id=sid, limit=1000)
@@ -235,8 +271,9 @@ async def test_after_a_restart_missed_ticks_follow_misfire_grace_and_coalesce(
         late = await missed("grace")  # grace 0.6 s: older ticks are skipped
         assert 1 <= len(late) < len(ticks)
         assert all(first_pass - fire <= timedelta(seconds=0.6) for fire in late)
-        misfires = [e for e in await baton.store.read_events(limit=10_000)
-                    if e.kind == "schedule.misfired"]
+        misfires = [
+            e for e in await baton.store.read_events(limit=10_000) if e.kind == "schedule.misfired"
+        ]
         assert [e.subject for e in misfires] == ["grace"]
         survivor = await eventually(lambda: _succeeded(baton, "queued-while-down"))
         assert survivor.attempt == 1

@@ -29,7 +29,7 @@ async def test_a_foreign_sqlite_file_is_refused_untouched(tmp_path: Path) -> Non
     path = tmp_path / "app.db"
     with sqlite3.connect(path) as conn:
         conn.execute("CREATE TABLE users (id INTEGER PRIMARY KEY)")
-    with pytest.raises(StoreVersionError, match="not a baton store.*users"):
+    with pytest.raises(StoreVersionError, match=r"not a baton store.*users"):
         async with SQLiteStore(path):
             pass
     with sqlite3.connect(path) as conn:
@@ -43,7 +43,7 @@ async def test_a_newer_schema_is_refused_with_an_upgrade_hint(tmp_path: Path) ->
         pass
     with sqlite3.connect(path) as conn:
         conn.execute("UPDATE baton_meta SET value = '99' WHERE key = 'version'")
-    with pytest.raises(StoreVersionError, match="newer baton.*99"):
+    with pytest.raises(StoreVersionError, match=r"newer baton.*99"):
         async with SQLiteStore(path):
             pass
 

@@ -19,7 +19,6 @@ import socket
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 from baton.jobs import Registry
 from baton.model import NodeInfo, Run, RunState
