@@ -79,7 +79,7 @@ def runs_table(runs: Iterable[Run], title: str = "runs") -> Table:
         late = (
             "-"
             if r.started_at is None
-            else f"{(r.started_at - r.fire_at).total_seconds() * 1000:.1f}"
+            else f"{(r.started_at - r.due_at).total_seconds() * 1000:.1f}"
         )
         took = "-" if r.duration is None else f"{r.duration.total_seconds() * 1000:.1f}"
         style = _STATE_STYLE.get(r.state, "")
