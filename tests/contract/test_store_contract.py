@@ -422,3 +422,14 @@ async def test_wait_for_change_wakes_on_a_write_and_times_out_otherwise(
     await asyncio.sleep(0.01)
     await store.add_schedule(schedule("a", clock.now))
     assert await asyncio.wait_for(waiter, 1) is True
+
+
+async def test_a_change_between_looking_and_sleeping_is_not_missed(
+    store: Store, clock: Clock
+) -> None:
+    marker = store.change_marker()
+    await store.enqueue_run(run("r1", clock.now))
+    started = asyncio.get_running_loop().time()
+    assert await store.wait_for_change(5, since=marker) is True
+    assert asyncio.get_running_loop().time() - started < 0.5
+    assert await store.wait_for_change(0.05, since=store.change_marker()) is False

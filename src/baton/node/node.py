@@ -151,11 +151,11 @@ class Node:
             return False
         return True
 
-    async def _nap(self, seconds: float) -> None:
-        """Sleep until the store signals a change, ``seconds`` pass, or the node stops."""
+    async def _nap(self, seconds: float, since: int) -> None:
+        """Sleep until the store changes after ``since``, ``seconds`` pass, or the node stops."""
         if self._stopping.is_set():
             return
-        change = asyncio.ensure_future(self.store.wait_for_change(seconds))
+        change = asyncio.ensure_future(self.store.wait_for_change(seconds, since=since))
         stop = asyncio.ensure_future(self._stopping.wait())
         _, pending = await asyncio.wait({change, stop}, return_when=asyncio.FIRST_COMPLETED)
         for task in pending:
@@ -182,6 +182,7 @@ class Node:
 
     async def _scheduler_loop(self) -> None:
         while not self._stopping.is_set():
+            marker = self.store.change_marker()
             try:
                 created = await self.store.fire_due(
                     limit=self.config.fire_batch, planner=self._planner
@@ -193,7 +194,7 @@ class Node:
                 log.exception("the scheduler loop failed; retrying")
                 delay = 1.0
             if delay > 0:
-                await self._nap(delay)
+                await self._nap(delay, marker)
 
     async def _seconds_until(self, moment: datetime | None) -> float:
         idle = self.config.max_idle.total_seconds()
@@ -212,6 +213,7 @@ class Node:
                 if not self._stopping.is_set():
                     await self._slot_freed.wait()
                 continue
+            marker = self.store.change_marker()
             try:
                 claimed = await self.store.claim_runs(
                     owner=self.name, limit=free, lease=self.config.lease
@@ -223,9 +225,9 @@ class Node:
             for run in claimed:
                 self._start(run)
             if len(claimed) < free:
-                await self._idle()
+                await self._idle(marker)
 
-    async def _idle(self) -> None:
+    async def _idle(self, marker: int) -> None:
         """Sleep until the next run is due, or something changes in the store.
 
         A run that is due but was not claimed is held back by its schedule's
@@ -237,7 +239,7 @@ class Node:
         except Exception:
             log.exception("reading the next due run failed")
             delay = 1.0
-        await self._nap(delay if delay > 0 else idle)
+        await self._nap(delay if delay > 0 else idle, marker)
 
     def _start(self, run: Run) -> None:
         task = asyncio.create_task(self._execute(run), name=f"baton-run:{run.id}")

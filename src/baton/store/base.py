@@ -277,6 +277,15 @@ class Store(abc.ABC):
         """Drop all but the newest ``keep`` events. Returns how many were dropped."""
 
     @abc.abstractmethod
-    async def wait_for_change(self, max_wait: float) -> bool:
-        """Sleep up to ``max_wait`` seconds, returning early (True) when schedules or runs
-        changed, in this process or, where the store can tell, in another one."""
+    def change_marker(self) -> int:
+        """A counter of the changes this store object has seen; read it before looking."""
+
+    @abc.abstractmethod
+    async def wait_for_change(self, max_wait: float, *, since: int | None = None) -> bool:
+        """Sleep up to ``max_wait`` seconds; return True early when schedules or runs change,
+        in this process or, where the store can tell, in another one.
+
+        With ``since`` (a :meth:`change_marker` value), a change made after that marker
+        was read returns at once, so a caller that looked at the store and then sleeps
+        cannot miss a change that landed in between.
+        """

@@ -15,6 +15,7 @@ from baton import events
 from baton.errors import ScheduleExistsError
 from baton.model import Event, NodeInfo, Page, Run, RunState, Schedule, ScheduleState, utcnow
 from baton.store import _logic
+from baton.store._signal import ChangeSignal
 from baton.store.base import (
     Completion,
     LeaseStatus,
@@ -38,7 +39,7 @@ class MemoryStore(Store):
         self._events: list[Event] = []
         self._event_seq = 0
         self._nodes: dict[str, NodeInfo] = {}
-        self._changed = asyncio.Event()
+        self._signal = ChangeSignal()
 
     async def open(self) -> None:
         return None
@@ -68,8 +69,7 @@ class MemoryStore(Store):
         self._emit(kind, run.id, data)
 
     def _notify(self) -> None:
-        self._changed.set()
-        self._changed = asyncio.Event()
+        self._signal.bump()
 
     # -- schedules ---------------------------------------------------------------------
 
@@ -366,12 +366,11 @@ class MemoryStore(Store):
             del self._events[:dropped]
             return dropped
 
-    async def wait_for_change(self, max_wait: float) -> bool:
-        try:
-            await asyncio.wait_for(self._changed.wait(), max_wait)
-        except TimeoutError:
-            return False
-        return True
+    def change_marker(self) -> int:
+        return self._signal.marker
+
+    async def wait_for_change(self, max_wait: float, *, since: int | None = None) -> bool:
+        return await self._signal.wait(max_wait, since)
 
 
 def _schedule_matches(schedule: Schedule, flt: ScheduleFilter) -> bool:

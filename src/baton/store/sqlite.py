@@ -2,9 +2,14 @@
 
 Concurrency model: every write is one short ``BEGIN IMMEDIATE`` transaction, so SQLite
 hands the write lock to one connection at a time and a transaction never has to upgrade
-a read lock (the classic source of ``database is locked`` deadlocks). Inside a process an
-asyncio lock queues writers before they reach SQLite; across processes SQLite's busy
-timeout queues them. The database runs in WAL mode, so readers never wait for writers.
+a read lock (the classic source of ``database is locked`` deadlocks). Across processes,
+SQLite's busy timeout queues writers. The database runs in WAL mode, so readers never
+wait for writers.
+
+Threads: SQLite's API blocks, so each store operation runs as one synchronous unit
+(SQLAlchemy Core on the stdlib driver) on a thread of its own: one thread and connection
+for writes, which also queues this process's writers, and one for reads. One operation
+costs one hop between the event loop and a thread, however many statements it runs.
 
 Because each write holds the lock from its first read to its commit, the compare-and-set
 in :meth:`SQLiteStore.fire_due` can never lose against another process here; it stays
@@ -12,28 +17,42 @@ for the contract's sake. The clock is the host's: every process sharing the file
 the same host.
 
 Wake-ups: a process notices other processes' commits by polling ``PRAGMA data_version``
-on a dedicated connection (a cheap read of a counter in shared memory).
+(a cheap read of a counter in shared memory) on its read connection.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager, suppress
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Select, bindparam, delete, event, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Select,
+    bindparam,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
 
 from baton import events as ev
 from baton.errors import ScheduleExistsError, StoreError, StoreVersionError
 from baton.model import Event, NodeInfo, Page, Run, RunState, Schedule, ScheduleState, utcnow
 from baton.store import _logic, _sql
+from baton.store._signal import ChangeSignal
 from baton.store._sql import events, meta, nodes, runs, schedules, to_us
 from baton.store.base import (
     Completion,
@@ -44,8 +63,33 @@ from baton.store.base import (
     Store,
 )
 
+T = TypeVar("T")
 _CLAIMABLE = (RunState.QUEUED.value, RunState.RETRYING.value)
 _FINISHED = tuple(s.value for s in RunState if s.finished)
+_CHUNK = 500  # ids per IN (...) list, under SQLite's bound-parameter limit
+EventItem = tuple[str, str, dict[str, Any]]
+
+
+class _Lane:
+    """One thread and the one connection it owns."""
+
+    def __init__(self, engine: Engine, name: str, *, write: bool) -> None:
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"baton-{name}")
+        self._engine = engine
+        self._write = write
+        self._conn: Connection | None = None
+
+    def conn(self) -> Connection:
+        if self._conn is None:
+            conn = self._engine.connect()
+            self._conn = conn.execution_options(baton_write=self._write)
+        return self._conn
+
+    def close(self) -> None:
+        if self._conn is not None:
+            with suppress(SQLAlchemyError):
+                self._conn.close()
+            self._conn = None
 
 
 class SQLiteStore(Store):
@@ -63,12 +107,12 @@ class SQLiteStore(Store):
         self._clock = clock
         self._busy_ms = int(busy_timeout * 1000)
         self._watch_interval = watch_interval
-        self._engine: AsyncEngine | None = None
-        self._writer: AsyncEngine | None = None
-        self._write_lock = asyncio.Lock()
-        self._changed = asyncio.Event()
-        self._watch_conn: AsyncConnection | None = None
+        self._engine: Engine | None = None
+        self._writer: _Lane | None = None
+        self._reader: _Lane | None = None
+        self._signal = ChangeSignal()
         self._data_version: int | None = None
+        self._watcher: asyncio.Task[None] | None = None
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -79,10 +123,10 @@ class SQLiteStore(Store):
             raise StoreError(
                 f"cannot open {self.path}: the folder {self.path.parent} does not exist"
             )
-        engine = create_async_engine(f"sqlite+aiosqlite:///{self.path}")
+        engine = create_engine(f"sqlite:///{self.path}", poolclass=NullPool)
         busy_ms = self._busy_ms
 
-        @event.listens_for(engine.sync_engine, "connect")
+        @event.listens_for(engine, "connect")
         def _on_connect(dbapi_conn: Any, _record: Any) -> None:
             # Let SQLAlchemy's "begin" event, not the driver, open transactions.
             dbapi_conn.isolation_level = None
@@ -93,55 +137,58 @@ class SQLiteStore(Store):
             cursor.execute("PRAGMA synchronous = NORMAL")
             cursor.close()
 
-        @event.listens_for(engine.sync_engine, "begin")
+        @event.listens_for(engine, "begin")
         def _on_begin(conn: Any) -> None:
             write = conn.get_execution_options().get("baton_write", False)
             conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
         self._engine = engine
-        self._writer = engine.execution_options(baton_write=True)
+        self._writer = _Lane(engine, "sqlite-write", write=True)
+        self._reader = _Lane(engine, "sqlite-read", write=False)
         try:
-            await self._init_schema()
+            await self._write(self._init_schema, notify=False)
         except BaseException:
             await self.close()
             raise
 
     async def close(self) -> None:
-        if self._watch_conn is not None:
-            with suppress(Exception):
-                await self._watch_conn.close()
-            self._watch_conn = None
+        if self._watcher is not None:
+            self._watcher.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._watcher
+            self._watcher = None
+        loop = asyncio.get_running_loop()
+        for lane in (self._writer, self._reader):
+            if lane is not None:
+                await loop.run_in_executor(lane.executor, lane.close)
+                lane.executor.shutdown(wait=True)
         if self._engine is not None:
-            await self._engine.dispose()
-        self._engine = self._writer = None
+            self._engine.dispose()
+        self._engine = self._writer = self._reader = None
 
-    async def _init_schema(self) -> None:
-        async with self._tx() as conn:
-            names = {
-                r[0]
-                for r in await conn.exec_driver_sql(
-                    "SELECT name FROM sqlite_master WHERE type = 'table'"
-                )
-            }
-            if meta.name in names:
-                await self._check_version(conn)
-                return
-            foreign = sorted(n for n in names if not n.startswith("sqlite_"))
-            if foreign:
-                raise StoreVersionError(
-                    f"{self.path} is not a baton store (it holds the tables {', '.join(foreign)})"
-                )
-            await conn.run_sync(_sql.metadata.create_all)
-            await conn.execute(
-                insert(meta),
-                [
-                    {"key": "schema", "value": "baton"},
-                    {"key": "version", "value": str(_sql.SCHEMA_VERSION)},
-                ],
+    def _init_schema(self, conn: Connection) -> None:
+        names = {
+            r[0] for r in conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type='table'")
+        }
+        if meta.name in names:
+            self._check_version(conn)
+            return
+        foreign = sorted(n for n in names if not n.startswith("sqlite_"))
+        if foreign:
+            raise StoreVersionError(
+                f"{self.path} is not a baton store (it holds the tables {', '.join(foreign)})"
             )
+        _sql.metadata.create_all(conn)
+        conn.execute(
+            insert(meta),
+            [
+                {"key": "schema", "value": "baton"},
+                {"key": "version", "value": str(_sql.SCHEMA_VERSION)},
+            ],
+        )
 
-    async def _check_version(self, conn: AsyncConnection) -> None:
-        found = {key: value for key, value in await conn.execute(select(meta.c.key, meta.c.value))}
+    def _check_version(self, conn: Connection) -> None:
+        found = {key: value for key, value in conn.execute(select(meta.c.key, meta.c.value))}
         if found.get("schema") != "baton":
             raise StoreVersionError(f"{self.path} is not a baton store")
         version = int(found.get("version", "0"))
@@ -151,43 +198,43 @@ class SQLiteStore(Store):
                 f"this version reads up to {_sql.SCHEMA_VERSION}): upgrade baton"
             )
 
-    @asynccontextmanager
-    async def _tx(self) -> AsyncIterator[AsyncConnection]:
-        """One short write transaction (BEGIN IMMEDIATE); wakes local waiters after commit."""
-        if self._writer is None:
-            raise StoreError("the store is not open (use 'async with store')")
-        async with self._write_lock:
-            try:
-                async with self._writer.begin() as conn:
-                    yield conn
-            except SQLAlchemyError as exc:
-                raise _translate(exc, self.path) from exc
-        self._changed.set()
-        self._changed = asyncio.Event()
+    async def _write(self, body: Callable[[Connection], T], *, notify: bool = True) -> T:
+        """Run ``body`` as one write transaction (BEGIN IMMEDIATE) on the write thread."""
+        lane = self._lane(self._writer)
+        result = await self._run(lane, body)
+        if notify:
+            self._signal.bump()
+        return result
 
-    @asynccontextmanager
-    async def _read(self) -> AsyncIterator[AsyncConnection]:
-        if self._engine is None:
+    async def _read(self, body: Callable[[Connection], T]) -> T:
+        """Run ``body`` in one read transaction on the read thread."""
+        return await self._run(self._lane(self._reader), body)
+
+    def _lane(self, lane: _Lane | None) -> _Lane:
+        if lane is None:
             raise StoreError("the store is not open (use 'async with store')")
+        return lane
+
+    async def _run(self, lane: _Lane, body: Callable[[Connection], T]) -> T:
+        def in_transaction() -> T:
+            conn = lane.conn()
+            with conn.begin():
+                return body(conn)
+
         try:
-            async with self._engine.connect() as conn:
-                yield conn
+            return await asyncio.get_running_loop().run_in_executor(lane.executor, in_transaction)
         except SQLAlchemyError as exc:
             raise _translate(exc, self.path) from exc
 
     async def now(self) -> datetime:
         return self._clock()
 
-    async def _emit(
-        self, conn: AsyncConnection, items: Sequence[tuple[str, str, dict[str, Any]]]
-    ) -> None:
+    def _emit(self, conn: Connection, items: Sequence[EventItem]) -> None:
         if items:
             at = self._clock()
-            await conn.execute(
-                insert(events), [_sql.event_row(kind, subj, data, at) for kind, subj, data in items]
-            )
+            conn.execute(insert(events), [_sql.event_row(k, s, d, at) for k, s, d in items])
 
-    async def _save_runs(self, conn: AsyncConnection, changed: Sequence[Run]) -> None:
+    def _save_runs(self, conn: Connection, changed: Sequence[Run]) -> None:
         """Write the mutable columns of runs and append the event of each new state."""
         if not changed:
             return
@@ -200,32 +247,34 @@ class SQLiteStore(Store):
         for run in changed:
             row = _sql.run_row(run)
             rows.append({"b_id": run.id, **{f"b_{col}": row[col] for col in _sql.RUN_MUTABLE}})
-        await conn.execute(stmt, rows)
-        await self._emit(conn, [_run_event(run) for run in changed])
+        conn.execute(stmt, rows)
+        self._emit(conn, [_run_event(run) for run in changed])
 
     # -- schedules -----------------------------------------------------------------------
 
     async def add_schedule(self, schedule: Schedule, *, replace: bool = False) -> Schedule:
-        async with self._tx() as conn:
-            old = (
-                await conn.execute(select(schedules.c.version).where(schedules.c.id == schedule.id))
+        def body(conn: Connection) -> Schedule:
+            old = conn.execute(
+                select(schedules.c.version).where(schedules.c.id == schedule.id)
             ).scalar()
             if old is not None and not replace:
                 raise ScheduleExistsError(schedule.id)
             stored = schedule.model_copy(update={"version": (old or 0) + 1})
             if old is not None:
-                await conn.execute(delete(schedules).where(schedules.c.id == schedule.id))
-            await conn.execute(insert(schedules).values(_sql.schedule_row(stored)))
+                conn.execute(delete(schedules).where(schedules.c.id == schedule.id))
+            conn.execute(insert(schedules).values(_sql.schedule_row(stored)))
             kind = ev.SCHEDULE_REPLACED if old is not None else ev.SCHEDULE_ADDED
-            await self._emit(conn, [(kind, schedule.id, {"type": schedule.type})])
+            self._emit(conn, [(kind, schedule.id, {"type": schedule.type})])
             return stored
 
+        return await self._write(body)
+
     async def get_schedule(self, schedule_id: str) -> Schedule | None:
-        async with self._read() as conn:
-            row = (
-                await conn.execute(select(schedules).where(schedules.c.id == schedule_id))
-            ).first()
-        return _sql.schedule_from_row(row) if row else None
+        def body(conn: Connection) -> Schedule | None:
+            row = conn.execute(select(schedules).where(schedules.c.id == schedule_id)).first()
+            return _sql.schedule_from_row(row) if row else None
+
+        return await self._read(body)
 
     async def list_schedules(
         self, flt: ScheduleFilter | None = None, *, cursor: str | None = None, limit: int = 100
@@ -240,25 +289,30 @@ class SQLiteStore(Store):
             query = query.where(schedules.c.id.startswith(flt.id_prefix, autoescape=True))
         if cursor is not None:
             query = query.where(schedules.c.id > cursor)
-        async with self._read() as conn:
-            rows = (await conn.execute(query)).all()
-        items = [_sql.schedule_from_row(r) for r in rows[:limit]]
-        more = len(rows) > limit
-        return Page[Schedule](items=items, next_cursor=items[-1].id if more else None)
+
+        def body(conn: Connection) -> Page[Schedule]:
+            rows = conn.execute(query).all()
+            items = [_sql.schedule_from_row(r) for r in rows[:limit]]
+            more = len(rows) > limit
+            return Page[Schedule](items=items, next_cursor=items[-1].id if more else None)
+
+        return await self._read(body)
 
     async def remove_schedule(self, schedule_id: str, *, reason: str) -> bool:
-        async with self._tx() as conn:
-            result = await conn.execute(delete(schedules).where(schedules.c.id == schedule_id))
+        def body(conn: Connection) -> bool:
+            result = conn.execute(delete(schedules).where(schedules.c.id == schedule_id))
             if result.rowcount == 0:
                 return False
-            await self._emit(conn, [(ev.SCHEDULE_REMOVED, schedule_id, {"reason": reason})])
+            self._emit(conn, [(ev.SCHEDULE_REMOVED, schedule_id, {"reason": reason})])
             return True
+
+        return await self._write(body)
 
     async def set_schedule_state(
         self, schedule_id: str, state: ScheduleState, *, next_fire_at: datetime | None
     ) -> Schedule | None:
-        async with self._tx() as conn:
-            result = await conn.execute(
+        def body(conn: Connection) -> Schedule | None:
+            result = conn.execute(
                 update(schedules)
                 .where(schedules.c.id == schedule_id)
                 .values(
@@ -270,45 +324,46 @@ class SQLiteStore(Store):
             )
             if result.rowcount == 0:
                 return None
-            kind = ev.SCHEDULE_PAUSED if state is ScheduleState.PAUSED else ev.SCHEDULE_RESUMED
-            await self._emit(conn, [(kind, schedule_id, {})])
-            row = (await conn.execute(select(schedules).where(schedules.c.id == schedule_id))).one()
+            paused = state is ScheduleState.PAUSED
+            kind = ev.SCHEDULE_PAUSED if paused else ev.SCHEDULE_RESUMED
+            self._emit(conn, [(kind, schedule_id, {})])
+            row = conn.execute(select(schedules).where(schedules.c.id == schedule_id)).one()
             return _sql.schedule_from_row(row)
+
+        return await self._write(body)
 
     async def next_fire_time(self) -> datetime | None:
         query = select(func.min(schedules.c.next_fire_at)).where(
             schedules.c.state == ScheduleState.ACTIVE.value
         )
-        async with self._read() as conn:
-            return _sql.from_us((await conn.execute(query)).scalar())
+        return await self._read(lambda conn: _sql.from_us(conn.execute(query).scalar()))
 
     async def fire_due(self, *, limit: int, planner: Planner) -> list[Run]:
-        async with self._tx() as conn:
+        def body(conn: Connection) -> list[Run]:
             now = self._clock()
-            rows = (
-                await conn.execute(
-                    select(schedules)
-                    .where(
-                        schedules.c.state == ScheduleState.ACTIVE.value,
-                        schedules.c.next_fire_at <= to_us(now),
-                    )
-                    .order_by(schedules.c.next_fire_at)
-                    .limit(limit)
+            rows = conn.execute(
+                select(schedules)
+                .where(
+                    schedules.c.state == ScheduleState.ACTIVE.value,
+                    schedules.c.next_fire_at <= to_us(now),
                 )
+                .order_by(schedules.c.next_fire_at)
+                .limit(limit)
             ).all()
             if not rows:
                 return []
-            return await self._commit_fires(
-                conn, [_sql.schedule_from_row(r) for r in rows], planner, now
-            )
+            due = [_sql.schedule_from_row(r) for r in rows]
+            return self._commit_fires(conn, due, planner, now)
 
-    async def _commit_fires(
-        self, conn: AsyncConnection, due: list[Schedule], planner: Planner, now: datetime
+        return await self._write(body)
+
+    def _commit_fires(
+        self, conn: Connection, due: list[Schedule], planner: Planner, now: datetime
     ) -> list[Run]:
         fired: list[Schedule] = []
         finished: list[str] = []
         candidates: list[Run] = []
-        notes: list[tuple[str, str, dict[str, Any]]] = []
+        notes: list[EventItem] = []
         for schedule in due:
             plan = planner(schedule, now)
             candidates.extend(_logic.runs_from_plan(schedule, plan, now))
@@ -321,7 +376,7 @@ class SQLiteStore(Store):
             else:
                 fired.append(_logic.fired_schedule(schedule, plan, now))
         if fired:
-            await conn.execute(
+            conn.execute(
                 update(schedules)
                 .where(
                     schedules.c.id == bindparam("b_id"),
@@ -344,25 +399,24 @@ class SQLiteStore(Store):
                     for s in fired
                 ],
             )
-        if finished:
-            await conn.execute(delete(schedules).where(schedules.c.id.in_(finished)))
-        created = await self._insert_new_runs(conn, candidates)
-        await self._emit(conn, notes + [_run_event(r) for r in created])
+        for start in range(0, len(finished), _CHUNK):
+            chunk = finished[start : start + _CHUNK]
+            conn.execute(delete(schedules).where(schedules.c.id.in_(chunk)))
+        created = self._insert_new_runs(conn, candidates)
+        self._emit(conn, notes + [_run_event(r) for r in created])
         return created
 
-    async def _insert_new_runs(self, conn: AsyncConnection, candidates: list[Run]) -> list[Run]:
+    def _insert_new_runs(self, conn: Connection, candidates: list[Run]) -> list[Run]:
         if not candidates:
             return []
         existing: set[str] = set()
         ids = [r.id for r in candidates]
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            existing |= set(
-                (await conn.execute(select(runs.c.id).where(runs.c.id.in_(chunk)))).scalars()
-            )
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start : start + _CHUNK]
+            existing |= set(conn.execute(select(runs.c.id).where(runs.c.id.in_(chunk))).scalars())
         created = [r for r in candidates if r.id not in existing]
         if created:
-            await conn.execute(
+            conn.execute(
                 sqlite_insert(runs).on_conflict_do_nothing(index_elements=["id"]),
                 [_sql.run_row(r) for r in created],
             )
@@ -371,28 +425,30 @@ class SQLiteStore(Store):
     # -- runs ------------------------------------------------------------------------------
 
     async def enqueue_run(self, run: Run) -> tuple[Run, bool]:
-        async with self._tx() as conn:
-            created = await self._insert_new_runs(conn, [run])
-            if created:
-                await self._emit(conn, [_run_event(run)])
+        def body(conn: Connection) -> tuple[Run, bool]:
+            if self._insert_new_runs(conn, [run]):
+                self._emit(conn, [_run_event(run)])
                 return run, True
-            row = (await conn.execute(select(runs).where(runs.c.id == run.id))).one()
+            row = conn.execute(select(runs).where(runs.c.id == run.id)).one()
             return _sql.run_from_row(row), False
+
+        return await self._write(body)
 
     async def claim_runs(self, *, owner: str, limit: int, lease: timedelta) -> list[Run]:
         if limit <= 0:
             return []
-        async with self._tx() as conn:
+
+        def body(conn: Connection) -> list[Run]:
             now = self._clock()
             chosen: list[Run] = []
-            running = await self._running_counts(conn)
+            running = self._running_counts(conn)
             offset, page = 0, max(limit * 4, 100)
             while len(chosen) < limit:
-                rows = (await conn.execute(_claimable(now).offset(offset).limit(page))).all()
+                rows = conn.execute(_claimable(now).offset(offset).limit(page)).all()
                 for row in rows:
                     if len(chosen) >= limit:
                         break
-                    sid, cap = row._mapping["schedule_id"], row._mapping["max_concurrent"]
+                    sid, cap = row.schedule_id, row.max_concurrent
                     if sid is not None:
                         if running.get(sid, 0) >= cap:
                             continue
@@ -402,60 +458,65 @@ class SQLiteStore(Store):
                 if len(rows) < page:
                     break
                 offset += page
-            await self._save_runs(conn, chosen)
+            self._save_runs(conn, chosen)
             return chosen
 
-    async def _running_counts(self, conn: AsyncConnection) -> dict[str, int]:
+        return await self._write(body)
+
+    def _running_counts(self, conn: Connection) -> dict[str, int]:
         query = (
             select(runs.c.schedule_id, func.count())
             .where(runs.c.state == RunState.RUNNING.value, runs.c.schedule_id.is_not(None))
             .group_by(runs.c.schedule_id)
         )
-        return {sid: count for sid, count in await conn.execute(query)}
+        return {sid: count for sid, count in conn.execute(query)}
 
     async def next_due_run_time(self) -> datetime | None:
         query = select(func.min(runs.c.due_at)).where(runs.c.state.in_(_CLAIMABLE))
-        async with self._read() as conn:
-            return _sql.from_us((await conn.execute(query)).scalar())
+        return await self._read(lambda conn: _sql.from_us(conn.execute(query).scalar()))
 
     async def extend_leases(
         self, *, owner: str, tokens: Mapping[str, str], lease: timedelta
     ) -> LeaseStatus:
         if not tokens:
             return LeaseStatus()
-        async with self._tx() as conn:
+
+        def body(conn: Connection) -> LeaseStatus:
             expires = to_us(self._clock() + lease)
-            rows = await self._leased(conn, tokens)
-            kept = {r.id for r in rows}
-            if kept:
-                await conn.execute(
-                    update(runs).where(runs.c.id.in_(kept)).values(lease_expires_at=expires)
+            rows = self._leased(conn, tokens)
+            kept = [r.id for r in rows]
+            for start in range(0, len(kept), _CHUNK):
+                chunk = kept[start : start + _CHUNK]
+                conn.execute(
+                    update(runs).where(runs.c.id.in_(chunk)).values(lease_expires_at=expires)
                 )
             cancel = {r.id for r in rows if r.cancel_requested}
             return LeaseStatus(kept=frozenset(kept), cancel_requested=frozenset(cancel))
 
-    async def _leased(self, conn: AsyncConnection, tokens: Mapping[str, str]) -> list[Any]:
+        return await self._write(body)
+
+    def _leased(self, conn: Connection, tokens: Mapping[str, str]) -> list[Any]:
         """The running rows among ``tokens`` whose lease token still matches."""
         found = []
         ids = list(tokens)
-        for start in range(0, len(ids), 500):
+        for start in range(0, len(ids), _CHUNK):
             query = select(runs.c.id, runs.c.lease_token, runs.c.cancel_requested).where(
-                runs.c.id.in_(ids[start : start + 500]), runs.c.state == RunState.RUNNING.value
+                runs.c.id.in_(ids[start : start + _CHUNK]),
+                runs.c.state == RunState.RUNNING.value,
             )
-            found.extend(
-                r for r in (await conn.execute(query)).all() if tokens[r.id] == r.lease_token
-            )
+            found.extend(r for r in conn.execute(query).all() if tokens[r.id] == r.lease_token)
         return found
 
     async def complete_runs(self, completions: Sequence[Completion]) -> list[bool]:
         if not completions:
             return []
-        async with self._tx() as conn:
+
+        def body(conn: Connection) -> list[bool]:
             now = self._clock()
-            by_id = {c.run_id: c for c in completions}
-            current = await self._load_runs(conn, list(by_id))
+            current = self._load_runs(conn, [c.run_id for c in completions])
             changed: list[Run] = []
             results = []
+            stops: list[tuple[str, str]] = []
             for completion in completions:
                 run = current.get(completion.run_id)
                 ok = (
@@ -464,89 +525,105 @@ class SQLiteStore(Store):
                     and run.lease_token == completion.lease_token
                 )
                 results.append(ok)
-                if ok:
-                    assert run is not None
-                    changed.append(_logic.completed(run, completion, now))
-            await self._save_runs(conn, changed)
-            for completion, ok in zip(completions, results, strict=True):
-                run = current.get(completion.run_id)
-                if ok and completion.stop_schedule is not None and run and run.schedule_id:
-                    await self._stop_schedule(conn, run.schedule_id, completion.stop_schedule, now)
+                if not ok or run is None:
+                    continue
+                done = _logic.completed(run, completion, now)
+                current[run.id] = done
+                changed.append(done)
+                if completion.stop_schedule is not None and run.schedule_id:
+                    stops.append((run.schedule_id, completion.stop_schedule))
+            self._save_runs(conn, changed)
+            for schedule_id, reason in stops:
+                self._stop_schedule(conn, schedule_id, reason, now)
             return results
 
-    async def _stop_schedule(
-        self, conn: AsyncConnection, schedule_id: str, reason: str, now: datetime
+        return await self._write(body)
+
+    def _stop_schedule(
+        self, conn: Connection, schedule_id: str, reason: str, now: datetime
     ) -> None:
-        result = await conn.execute(delete(schedules).where(schedules.c.id == schedule_id))
+        result = conn.execute(delete(schedules).where(schedules.c.id == schedule_id))
         if result.rowcount:
-            await self._emit(conn, [(ev.SCHEDULE_REMOVED, schedule_id, {"reason": reason})])
-        rows = (
-            await conn.execute(
-                select(runs).where(runs.c.schedule_id == schedule_id, runs.c.state.in_(_CLAIMABLE))
-            )
+            self._emit(conn, [(ev.SCHEDULE_REMOVED, schedule_id, {"reason": reason})])
+        rows = conn.execute(
+            select(runs).where(runs.c.schedule_id == schedule_id, runs.c.state.in_(_CLAIMABLE))
         ).all()
         note = f"schedule stopped: {reason}"
-        await self._save_runs(
-            conn, [_logic.cancelled(_sql.run_from_row(r), note, now) for r in rows]
-        )
+        self._save_runs(conn, [_logic.cancelled(_sql.run_from_row(r), note, now) for r in rows])
 
-    async def _load_runs(self, conn: AsyncConnection, ids: list[str]) -> dict[str, Run]:
+    def _load_runs(self, conn: Connection, ids: list[str]) -> dict[str, Run]:
         found: dict[str, Run] = {}
-        for start in range(0, len(ids), 500):
-            rows = (
-                await conn.execute(select(runs).where(runs.c.id.in_(ids[start : start + 500])))
-            ).all()
-            found.update((r.id, _sql.run_from_row(r)) for r in rows)
+        for start in range(0, len(ids), _CHUNK):
+            query = select(runs).where(runs.c.id.in_(ids[start : start + _CHUNK]))
+            found.update((r.id, _sql.run_from_row(r)) for r in conn.execute(query).all())
         return found
 
     async def release_runs(self, *, owner: str, tokens: Mapping[str, str]) -> int:
         if not tokens:
             return 0
-        async with self._tx() as conn:
-            ids = [r.id for r in await self._leased(conn, tokens)]
-            current = await self._load_runs(conn, ids)
-            await self._save_runs(conn, [_logic.released(r) for r in current.values()])
-            await self._emit(conn, [(ev.RUN_RELEASED, i, {"node": owner}) for i in ids])
+
+        def body(conn: Connection) -> int:
+            ids = [r.id for r in self._leased(conn, tokens)]
+            if ids:
+                conn.execute(
+                    update(runs)
+                    .where(runs.c.id == bindparam("b_id"))
+                    .values(
+                        state=RunState.QUEUED.value,
+                        owner=None,
+                        lease_token=None,
+                        lease_expires_at=None,
+                        started_at=None,
+                    ),
+                    [{"b_id": run_id} for run_id in ids],
+                )
+            self._emit(conn, [(ev.RUN_RELEASED, i, {"node": owner}) for i in ids])
             return len(ids)
 
+        return await self._write(body)
+
     async def reap_expired(self, *, limit: int = 1000) -> list[Run]:
-        async with self._tx() as conn:
+        def body(conn: Connection) -> list[Run]:
             now = self._clock()
-            rows = (
-                await conn.execute(
-                    select(runs)
-                    .where(
-                        runs.c.state == RunState.RUNNING.value, runs.c.lease_expires_at < to_us(now)
-                    )
-                    .order_by(runs.c.lease_expires_at)
-                    .limit(limit)
+            rows = conn.execute(
+                select(runs)
+                .where(
+                    runs.c.state == RunState.RUNNING.value,
+                    runs.c.lease_expires_at < to_us(now),
                 )
+                .order_by(runs.c.lease_expires_at)
+                .limit(limit)
             ).all()
             reaped = [_logic.reaped(_sql.run_from_row(r), now) for r in rows]
-            await self._save_runs(conn, reaped)
+            self._save_runs(conn, reaped)
             return reaped
 
+        return await self._write(body)
+
     async def cancel_run(self, run_id: str, *, reason: str) -> Run | None:
-        async with self._tx() as conn:
-            run = (await self._load_runs(conn, [run_id])).get(run_id)
+        def body(conn: Connection) -> Run | None:
+            run = self._load_runs(conn, [run_id]).get(run_id)
             if run is None:
                 return None
             new = _logic.cancelled(run, reason, self._clock())
-            if new is not run:
-                if new.state is RunState.CANCELLED:
-                    await self._save_runs(conn, [new])
-                else:
-                    await conn.execute(
-                        update(runs)
-                        .where(runs.c.id == run_id)
-                        .values(cancel_requested=True, note=reason)
-                    )
+            if new.state is RunState.CANCELLED and new is not run:
+                self._save_runs(conn, [new])
+            elif new is not run:
+                conn.execute(
+                    update(runs)
+                    .where(runs.c.id == run_id)
+                    .values(cancel_requested=True, note=reason)
+                )
             return new
 
+        return await self._write(body)
+
     async def get_run(self, run_id: str) -> Run | None:
-        async with self._read() as conn:
-            row = (await conn.execute(select(runs).where(runs.c.id == run_id))).first()
-        return _sql.run_from_row(row) if row else None
+        def body(conn: Connection) -> Run | None:
+            row = conn.execute(select(runs).where(runs.c.id == run_id)).first()
+            return _sql.run_from_row(row) if row else None
+
+        return await self._read(body)
 
     async def list_runs(
         self, flt: RunFilter | None = None, *, cursor: str | None = None, limit: int = 100
@@ -563,17 +640,20 @@ class SQLiteStore(Store):
             query = query.where(runs.c.created_at >= to_us(flt.since))
         if cursor is not None:
             query = query.where(runs.c.seq < _int_cursor(cursor))
-        async with self._read() as conn:
-            rows = (await conn.execute(query)).all()
-        items = [_sql.run_from_row(r) for r in rows[:limit]]
-        more = len(rows) > limit
-        return Page[Run](items=items, next_cursor=str(rows[limit - 1].seq) if more else None)
+
+        def body(conn: Connection) -> Page[Run]:
+            rows = conn.execute(query).all()
+            items = [_sql.run_from_row(r) for r in rows[:limit]]
+            more = len(rows) > limit
+            return Page[Run](items=items, next_cursor=str(rows[limit - 1].seq) if more else None)
+
+        return await self._read(body)
 
     async def prune_runs(self, *, keep: int, older_than: timedelta) -> int:
-        async with self._tx() as conn:
+        def body(conn: Connection) -> int:
             cutoff = to_us(self._clock() - older_than)
             finished = runs.c.state.in_(_FINISHED)
-            by_age = await conn.execute(delete(runs).where(finished, runs.c.finished_at < cutoff))
+            by_age = conn.execute(delete(runs).where(finished, runs.c.finished_at < cutoff))
             surplus = (
                 select(runs.c.seq)
                 .where(finished)
@@ -582,86 +662,93 @@ class SQLiteStore(Store):
                 .offset(keep)
                 .scalar_subquery()
             )
-            by_count = await conn.execute(delete(runs).where(runs.c.seq.in_(surplus)))
+            by_count = conn.execute(delete(runs).where(runs.c.seq.in_(surplus)))
             return by_age.rowcount + by_count.rowcount
+
+        return await self._write(body)
 
     # -- nodes and events ------------------------------------------------------------------
 
     async def heartbeat(self, node: NodeInfo) -> None:
         info = node.model_dump(mode="json", exclude={"heartbeat_at"})
-        row = {"name": node.name, "info": json.dumps(info), "heartbeat_at": to_us(self._clock())}
-        stmt = sqlite_insert(nodes).values(row)
-        async with self._tx() as conn:
-            await conn.execute(
+
+        def body(conn: Connection) -> None:
+            row = {
+                "name": node.name,
+                "info": json.dumps(info),
+                "heartbeat_at": to_us(self._clock()),
+            }
+            stmt = sqlite_insert(nodes).values(row)
+            conn.execute(
                 stmt.on_conflict_do_update(
                     index_elements=["name"],
                     set_={"info": stmt.excluded.info, "heartbeat_at": stmt.excluded.heartbeat_at},
                 )
             )
 
+        await self._write(body, notify=False)
+
     async def list_nodes(self) -> list[NodeInfo]:
-        async with self._read() as conn:
-            rows = (await conn.execute(select(nodes).order_by(nodes.c.name))).all()
-        return [_sql.node_from_row(r) for r in rows]
+        def body(conn: Connection) -> list[NodeInfo]:
+            rows = conn.execute(select(nodes).order_by(nodes.c.name)).all()
+            return [_sql.node_from_row(r) for r in rows]
+
+        return await self._read(body)
 
     async def remove_node(self, name: str) -> None:
-        async with self._tx() as conn:
-            await conn.execute(delete(nodes).where(nodes.c.name == name))
+        await self._write(
+            lambda conn: conn.execute(delete(nodes).where(nodes.c.name == name)), notify=False
+        )
 
     async def append_event(self, kind: str, subject: str, data: dict[str, Any]) -> Event:
-        async with self._tx() as conn:
+        def body(conn: Connection) -> Event:
             at = self._clock()
-            result = await conn.execute(
-                insert(events).values(_sql.event_row(kind, subject, data, at))
-            )
+            result = conn.execute(insert(events).values(_sql.event_row(kind, subject, data, at)))
             event_id = result.inserted_primary_key[0]  # type: ignore[index]
-        return Event(id=str(event_id), kind=kind, at=at, subject=subject, data=data)
+            return Event(id=str(event_id), kind=kind, at=at, subject=subject, data=data)
+
+        return await self._write(body)
 
     async def read_events(self, *, after: str | None = None, limit: int = 100) -> list[Event]:
         query = select(events).order_by(events.c.id).limit(limit)
         if after is not None:
             query = query.where(events.c.id > _int_cursor(after))
-        async with self._read() as conn:
-            rows = (await conn.execute(query)).all()
-        return [_sql.event_from_row(r) for r in rows]
+
+        def body(conn: Connection) -> list[Event]:
+            return [_sql.event_from_row(r) for r in conn.execute(query).all()]
+
+        return await self._read(body)
 
     async def prune_events(self, *, keep: int) -> int:
-        async with self._tx() as conn:
-            top = (await conn.execute(select(func.max(events.c.id)))).scalar() or 0
-            result = await conn.execute(delete(events).where(events.c.id <= top - keep))
-            return result.rowcount
+        def body(conn: Connection) -> int:
+            top = conn.execute(select(func.max(events.c.id))).scalar() or 0
+            return conn.execute(delete(events).where(events.c.id <= top - keep)).rowcount
 
-    async def wait_for_change(self, max_wait: float) -> bool:
-        local = self._changed
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + max_wait
+        return await self._write(body, notify=False)
+
+    def change_marker(self) -> int:
+        return self._signal.marker
+
+    async def wait_for_change(self, max_wait: float, *, since: int | None = None) -> bool:
+        if self._watcher is None and self._reader is not None:
+            self._watcher = asyncio.create_task(self._watch(), name="baton-sqlite-watch")
+        return await self._signal.wait(max_wait, since)
+
+    async def _watch(self) -> None:
+        """Turn other processes' commits into local wake-ups, while anyone is waiting."""
         while True:
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                return False
+            await asyncio.sleep(self._watch_interval)
+            if not self._signal.waiters:
+                continue
             try:
-                await asyncio.wait_for(local.wait(), min(remaining, self._watch_interval))
-                return True
-            except TimeoutError:
-                pass
-            # Shielded: a cancelled waiter must not cut a read off mid-flight.
-            if await asyncio.shield(self._other_process_wrote()):
-                return True
-
-    async def _other_process_wrote(self) -> bool:
-        if self._engine is None:
-            return False
-        try:
-            if self._watch_conn is None:
-                self._watch_conn = await self._engine.connect()
-            version = (await self._watch_conn.exec_driver_sql("PRAGMA data_version")).scalar()
-            await self._watch_conn.rollback()
-        except SQLAlchemyError:
-            self._watch_conn = None
-            return False
-        changed = self._data_version is not None and version != self._data_version
-        self._data_version = version
-        return changed
+                version = await self._read(
+                    lambda conn: conn.exec_driver_sql("PRAGMA data_version").scalar()
+                )
+            except StoreError:
+                continue
+            if self._data_version is not None and version != self._data_version:
+                self._signal.bump()
+            self._data_version = version
 
 
 def _claimable(now: datetime) -> Select[Any]:
@@ -672,7 +759,7 @@ def _claimable(now: datetime) -> Select[Any]:
     )
 
 
-def _run_event(run: Run) -> tuple[str, str, dict[str, Any]]:
+def _run_event(run: Run) -> EventItem:
     kind, data = _logic.run_event(run)
     return kind, run.id, data
 
