@@ -11,7 +11,7 @@ import pytest
 from baton.errors import ScheduleExistsError
 from baton.model import NodeInfo, Policy, RunError, RunState, ScheduleState
 from baton.node import FirePlanner
-from baton.store.base import Completion, RunFilter, ScheduleFilter, Store
+from baton.store.base import ClaimRequest, Completion, RunFilter, ScheduleFilter, Store
 from tests.conftest import Clock, make_store
 from tests.contract.helpers import run, schedule
 
@@ -19,7 +19,7 @@ LEASE = timedelta(seconds=30)
 
 
 async def fire(store: Store) -> list[str]:
-    return [r.id for r in await store.fire_due(limit=100, planner=FirePlanner())]
+    return [r.id for r in (await store.fire_due(limit=100, planner=FirePlanner())).created]
 
 
 async def claim_one(store: Store, owner: str = "n1") -> str:
@@ -433,3 +433,22 @@ async def test_a_change_between_looking_and_sleeping_is_not_missed(
     assert await store.wait_for_change(5, since=marker) is True
     assert asyncio.get_running_loop().time() - started < 0.5
     assert await store.wait_for_change(0.05, since=store.change_marker()) is False
+
+
+async def test_fire_then_claim_in_one_step_claims_in_claim_order(
+    store: Store, clock: Clock
+) -> None:
+    await store.enqueue_run(run("older-urgent", clock.now, priority=9, due_in=-5))
+    await store.add_schedule(schedule("a", clock.now))
+    await store.add_schedule(schedule("b", clock.now))
+    fired = await store.fire_due(
+        limit=10, planner=FirePlanner(), claim=ClaimRequest(owner="n1", limit=2, lease=LEASE)
+    )
+    assert sorted(r.id for r in fired.created) == [
+        "a@2026-11-27T10:00:00Z",
+        "b@2026-11-27T10:00:00Z",
+    ]
+    assert [r.id for r in fired.claimed] == ["older-urgent", "a@2026-11-27T10:00:00Z"]
+    assert all(r.state is RunState.RUNNING and r.owner == "n1" for r in fired.claimed)
+    left = await store.get_run("b@2026-11-27T10:00:00Z")
+    assert left is not None and left.state is RunState.QUEUED

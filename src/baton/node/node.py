@@ -24,7 +24,8 @@ from baton.jobs import Registry
 from baton.model import NodeInfo, Run, RunState
 from baton.node.attempt import Outcome, ScopeFactory, failure, run_attempt
 from baton.node.planning import FirePlanner
-from baton.store.base import Completion, Store
+from baton.store._signal import Marker, Topic
+from baton.store.base import ClaimRequest, Completion, Store
 
 log = logging.getLogger("baton.node")
 
@@ -151,11 +152,13 @@ class Node:
             return False
         return True
 
-    async def _nap(self, seconds: float, since: int) -> None:
-        """Sleep until the store changes after ``since``, ``seconds`` pass, or the node stops."""
+    async def _nap(self, seconds: float, since: Marker, topics: tuple[Topic, ...]) -> None:
+        """Sleep until ``topics`` change after ``since``, ``seconds`` pass, or the node stops."""
         if self._stopping.is_set():
             return
-        change = asyncio.ensure_future(self.store.wait_for_change(seconds, since=since))
+        change = asyncio.ensure_future(
+            self.store.wait_for_change(seconds, topics=topics, since=since)
+        )
         stop = asyncio.ensure_future(self._stopping.wait())
         _, pending = await asyncio.wait({change, stop}, return_when=asyncio.FIRST_COMPLETED)
         for task in pending:
@@ -184,17 +187,26 @@ class Node:
         while not self._stopping.is_set():
             marker = self.store.change_marker()
             try:
-                created = await self.store.fire_due(
-                    limit=self.config.fire_batch, planner=self._planner
+                fired = await self.store.fire_due(
+                    limit=self.config.fire_batch, planner=self._planner, claim=self._claim_request()
                 )
-                if created:
-                    continue
+                for run in fired.claimed:
+                    self._start(run)
+                if len(fired.created) >= self.config.fire_batch:
+                    continue  # more may be due right now
                 delay = await self._seconds_until(await self.store.next_fire_time())
             except Exception:
                 log.exception("the scheduler loop failed; retrying")
                 delay = 1.0
             if delay > 0:
-                await self._nap(delay, marker)
+                await self._nap(delay, marker, ("schedules",))
+
+    def _claim_request(self) -> ClaimRequest | None:
+        """Claim in the same step as firing when this node works and has free slots."""
+        free = self.config.concurrency - len(self._flights)
+        if "worker" not in self.config.roles or free <= 0 or self._stopping.is_set():
+            return None
+        return ClaimRequest(owner=self.name, limit=free, lease=self.config.lease)
 
     async def _seconds_until(self, moment: datetime | None) -> float:
         idle = self.config.max_idle.total_seconds()
@@ -227,11 +239,11 @@ class Node:
             if len(claimed) < free:
                 await self._idle(marker)
 
-    async def _idle(self, marker: int) -> None:
-        """Sleep until the next run is due, or something changes in the store.
+    async def _idle(self, marker: Marker) -> None:
+        """Sleep until the next run is due, or new work arrives.
 
         A run that is due but was not claimed is held back by its schedule's
-        max_concurrent: only a change (a completion, a reaped lease) can free it.
+        max_concurrent: then a finished run (topic ``done``) may free it too.
         """
         idle = self.config.max_idle.total_seconds()
         try:
@@ -239,7 +251,10 @@ class Node:
         except Exception:
             log.exception("reading the next due run failed")
             delay = 1.0
-        await self._nap(delay if delay > 0 else idle, marker)
+        if delay > 0:
+            await self._nap(delay, marker, ("queue",))
+        else:
+            await self._nap(idle, marker, ("queue", "done"))
 
     def _start(self, run: Run) -> None:
         task = asyncio.create_task(self._execute(run), name=f"baton-run:{run.id}")

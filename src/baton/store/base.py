@@ -17,13 +17,14 @@ Events: each state change appends its event in the same atomic step as the chang
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Self
 
 from baton.model import Event, NodeInfo, Page, Run, RunError, RunState, Schedule, ScheduleState
+from baton.store._signal import TOPICS, Marker, Topic
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -60,6 +61,23 @@ class Completion:
     note: str | None = None
     retry_delay: timedelta = timedelta(0)
     stop_schedule: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClaimRequest:
+    """Who wants runs, how many at most, and for how long a lease."""
+
+    owner: str
+    limit: int
+    lease: timedelta
+
+
+@dataclass(frozen=True, kw_only=True)
+class Fired:
+    """Result of :meth:`Store.fire_due`: the runs it created and those it then claimed."""
+
+    created: list[Run]
+    claimed: list[Run] = field(default_factory=list)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -158,7 +176,9 @@ class Store(abc.ABC):
         """The earliest ``next_fire_at`` among active schedules."""
 
     @abc.abstractmethod
-    async def fire_due(self, *, limit: int, planner: Planner) -> list[Run]:
+    async def fire_due(
+        self, *, limit: int, planner: Planner, claim: ClaimRequest | None = None
+    ) -> Fired:
         """Turn up to ``limit`` due active schedules into runs, the earliest first.
 
         For each schedule whose ``next_fire_at`` is at or before the store's now, calls
@@ -167,7 +187,11 @@ class Store(abc.ABC):
         its runs are inserted in one atomic step, or nothing happens because another
         node committed first. Run ids are deterministic (``<schedule>@<fire time>``) and
         inserting an existing id is a no-op, so one fire yields one run however many
-        nodes race. Returns the runs this call created.
+        nodes race.
+
+        With ``claim``, the same atomic step then claims runs exactly as
+        :meth:`claim_runs` would (same order, same limits): a node that fires and works
+        saves a round trip between the fire and the start of its runs.
         """
 
     # -- runs ------------------------------------------------------------------------
@@ -277,13 +301,20 @@ class Store(abc.ABC):
         """Drop all but the newest ``keep`` events. Returns how many were dropped."""
 
     @abc.abstractmethod
-    def change_marker(self) -> int:
-        """A counter of the changes this store object has seen; read it before looking."""
+    def change_marker(self) -> Marker:
+        """Counters of the changes this store object has seen; read them before looking."""
 
     @abc.abstractmethod
-    async def wait_for_change(self, max_wait: float, *, since: int | None = None) -> bool:
-        """Sleep up to ``max_wait`` seconds; return True early when schedules or runs change,
-        in this process or, where the store can tell, in another one.
+    async def wait_for_change(
+        self,
+        max_wait: float,
+        *,
+        topics: Iterable[Topic] = TOPICS,
+        since: Marker | None = None,
+    ) -> bool:
+        """Sleep up to ``max_wait`` seconds; return True early when one of ``topics``
+        changes, in this process or, where the store can tell, in another one (a store
+        that cannot tell which topic another process touched wakes every topic).
 
         With ``since`` (a :meth:`change_marker` value), a change made after that marker
         was read returns at once, so a caller that looked at the store and then sleeps

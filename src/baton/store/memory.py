@@ -7,7 +7,7 @@ process. All operations run under one asyncio lock, so each is atomic.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,9 +15,11 @@ from baton import events
 from baton.errors import ScheduleExistsError
 from baton.model import Event, NodeInfo, Page, Run, RunState, Schedule, ScheduleState, utcnow
 from baton.store import _logic
-from baton.store._signal import ChangeSignal
+from baton.store._signal import TOPICS, ChangeSignal, Marker, Topic
 from baton.store.base import (
+    ClaimRequest,
     Completion,
+    Fired,
     LeaseStatus,
     Planner,
     RunFilter,
@@ -68,9 +70,6 @@ class MemoryStore(Store):
         kind, data = _logic.run_event(run)
         self._emit(kind, run.id, data)
 
-    def _notify(self) -> None:
-        self._signal.bump()
-
     # -- schedules ---------------------------------------------------------------------
 
     async def add_schedule(self, schedule: Schedule, *, replace: bool = False) -> Schedule:
@@ -83,7 +82,7 @@ class MemoryStore(Store):
             self._schedules[schedule.id] = stored
             kind = events.SCHEDULE_REPLACED if old else events.SCHEDULE_ADDED
             self._emit(kind, schedule.id, {"type": schedule.type})
-            self._notify()
+            self._signal.bump("schedules")
             return stored
 
     async def get_schedule(self, schedule_id: str) -> Schedule | None:
@@ -111,6 +110,7 @@ class MemoryStore(Store):
             if removed is None:
                 return False
             self._emit(events.SCHEDULE_REMOVED, schedule_id, {"reason": reason})
+            self._signal.bump("schedules")
             return True
 
     async def set_schedule_state(
@@ -133,7 +133,7 @@ class MemoryStore(Store):
                 events.SCHEDULE_PAUSED if state is ScheduleState.PAUSED else events.SCHEDULE_RESUMED
             )
             self._emit(kind, schedule_id, {})
-            self._notify()
+            self._signal.bump("schedules")
             return new
 
     async def next_fire_time(self) -> datetime | None:
@@ -144,7 +144,9 @@ class MemoryStore(Store):
         ]
         return min(times, default=None)
 
-    async def fire_due(self, *, limit: int, planner: Planner) -> list[Run]:
+    async def fire_due(
+        self, *, limit: int, planner: Planner, claim: ClaimRequest | None = None
+    ) -> Fired:
         async with self._lock:
             now = self._clock()
             due = sorted(
@@ -172,9 +174,10 @@ class MemoryStore(Store):
                     self._emit(events.SCHEDULE_REMOVED, schedule.id, {"reason": "trigger finished"})
                 else:
                     self._schedules[schedule.id] = _logic.fired_schedule(schedule, plan, now)
-            if created:
-                self._notify()
-            return created
+            claimed = self._claim(claim.owner, claim.limit, claim.lease) if claim else []
+            if len(created) > len(claimed):  # some wait for a worker
+                self._signal.bump("queue")
+            return Fired(created=created, claimed=claimed)
 
     # -- runs --------------------------------------------------------------------------
 
@@ -184,32 +187,35 @@ class MemoryStore(Store):
             if existing is not None:
                 return existing, False
             self._put_run(run)
-            self._notify()
+            self._signal.bump("queue")
             return run, True
 
     async def claim_runs(self, *, owner: str, limit: int, lease: timedelta) -> list[Run]:
         async with self._lock:
-            now = self._clock()
-            running: dict[str | None, int] = {}
-            for run in self._runs.values():
-                if run.state is RunState.RUNNING:
-                    running[run.schedule_id] = running.get(run.schedule_id, 0) + 1
-            candidates = sorted(
-                (r for r in self._runs.values() if r.state.claimable and r.due_at <= now),
-                key=lambda r: (-r.policy.priority, r.due_at, self._run_seq[r.id]),
-            )
-            claimed: list[Run] = []
-            for run in candidates:
-                if len(claimed) >= limit:
-                    break
-                if run.schedule_id is not None:
-                    if running.get(run.schedule_id, 0) >= run.policy.max_concurrent:
-                        continue
-                    running[run.schedule_id] = running.get(run.schedule_id, 0) + 1
-                new = _logic.claimed(run, owner=owner, lease=lease, now=now)
-                self._put_run(new)
-                claimed.append(new)
-            return claimed
+            return self._claim(owner, limit, lease)
+
+    def _claim(self, owner: str, limit: int, lease: timedelta) -> list[Run]:
+        now = self._clock()
+        running: dict[str | None, int] = {}
+        for run in self._runs.values():
+            if run.state is RunState.RUNNING:
+                running[run.schedule_id] = running.get(run.schedule_id, 0) + 1
+        candidates = sorted(
+            (r for r in self._runs.values() if r.state.claimable and r.due_at <= now),
+            key=lambda r: (-r.policy.priority, r.due_at, self._run_seq[r.id]),
+        )
+        claimed: list[Run] = []
+        for run in candidates:
+            if len(claimed) >= limit:
+                break
+            if run.schedule_id is not None:
+                if running.get(run.schedule_id, 0) >= run.policy.max_concurrent:
+                    continue
+                running[run.schedule_id] = running.get(run.schedule_id, 0) + 1
+            new = _logic.claimed(run, owner=owner, lease=lease, now=now)
+            self._put_run(new)
+            claimed.append(new)
+        return claimed
 
     async def next_due_run_time(self) -> datetime | None:
         return min((r.due_at for r in self._runs.values() if r.state.claimable), default=None)
@@ -248,7 +254,10 @@ class MemoryStore(Store):
                 self._put_run(_logic.completed(run, completion, now))
                 if completion.stop_schedule is not None and run.schedule_id is not None:
                     self._stop_schedule(run.schedule_id, completion.stop_schedule, now)
-            self._notify()
+                    self._signal.bump("schedules")
+            self._signal.bump("done")
+            if any(c.state is RunState.RETRYING for c in completions):
+                self._signal.bump("queue")  # a retry is due later: sleepers must recompute
             return results
 
     def _stop_schedule(self, schedule_id: str, reason: str, now: datetime) -> None:
@@ -267,7 +276,7 @@ class MemoryStore(Store):
                     self._runs[run_id] = _logic.released(run)
                     self._emit(events.RUN_RELEASED, run_id, {"node": owner})
                     count += 1
-            self._notify()
+            self._signal.bump("queue")
             return count
 
     async def reap_expired(self, *, limit: int = 1000) -> list[Run]:
@@ -286,7 +295,7 @@ class MemoryStore(Store):
                 self._put_run(new)
                 result.append(new)
             if result:
-                self._notify()
+                self._signal.bump("queue", "done")
             return result
 
     async def cancel_run(self, run_id: str, *, reason: str) -> Run | None:
@@ -366,11 +375,17 @@ class MemoryStore(Store):
             del self._events[:dropped]
             return dropped
 
-    def change_marker(self) -> int:
-        return self._signal.marker
+    def change_marker(self) -> Marker:
+        return self._signal.marker()
 
-    async def wait_for_change(self, max_wait: float, *, since: int | None = None) -> bool:
-        return await self._signal.wait(max_wait, since)
+    async def wait_for_change(
+        self,
+        max_wait: float,
+        *,
+        topics: Iterable[Topic] = TOPICS,
+        since: Marker | None = None,
+    ) -> bool:
+        return await self._signal.wait(max_wait, topics, since)
 
 
 def _schedule_matches(schedule: Schedule, flt: ScheduleFilter) -> bool:

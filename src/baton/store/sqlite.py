@@ -17,14 +17,15 @@ for the contract's sake. The clock is the host's: every process sharing the file
 the same host.
 
 Wake-ups: a process notices other processes' commits by polling ``PRAGMA data_version``
-(a cheap read of a counter in shared memory) on its read connection.
+(a cheap read of a counter in shared memory) on its write connection.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Mapping, Sequence
+import sqlite3
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from datetime import datetime, timedelta
@@ -34,7 +35,6 @@ from typing import Any, TypeVar
 from sqlalchemy import (
     Connection,
     Engine,
-    Select,
     bindparam,
     create_engine,
     delete,
@@ -52,10 +52,12 @@ from baton import events as ev
 from baton.errors import ScheduleExistsError, StoreError, StoreVersionError
 from baton.model import Event, NodeInfo, Page, Run, RunState, Schedule, ScheduleState, utcnow
 from baton.store import _logic, _sql
-from baton.store._signal import ChangeSignal
+from baton.store._signal import TOPICS, ChangeSignal, Marker, Topic
 from baton.store._sql import events, meta, nodes, runs, schedules, to_us
 from baton.store.base import (
+    ClaimRequest,
     Completion,
+    Fired,
     LeaseStatus,
     Planner,
     RunFilter,
@@ -68,6 +70,44 @@ _CLAIMABLE = (RunState.QUEUED.value, RunState.RETRYING.value)
 _FINISHED = tuple(s.value for s in RunState if s.finished)
 _CHUNK = 500  # ids per IN (...) list, under SQLite's bound-parameter limit
 EventItem = tuple[str, str, dict[str, Any]]
+
+
+# Statements on the hot paths are built once; SQLAlchemy then reuses their compiled form.
+_SAVE_RUN = (
+    update(runs)
+    .where(runs.c.id == bindparam("b_id"))
+    .values({col: bindparam(f"b_{col}") for col in _sql.RUN_MUTABLE})
+)
+_INSERT_EVENTS = insert(events)
+_CLAIMABLE_PAGE = (
+    select(runs)
+    .where(runs.c.state.in_(_CLAIMABLE), runs.c.due_at <= bindparam("now"))
+    .order_by(runs.c.priority.desc(), runs.c.due_at, runs.c.seq)
+    .limit(bindparam("limit"))
+    .offset(bindparam("offset"))
+)
+_RUNNING_OF = (
+    select(runs.c.schedule_id, func.count())
+    .where(
+        runs.c.state == RunState.RUNNING.value,
+        runs.c.schedule_id.in_(bindparam("sids", expanding=True)),
+    )
+    .group_by(runs.c.schedule_id)
+)
+_DUE_SCHEDULES = (
+    select(schedules)
+    .where(
+        schedules.c.state == ScheduleState.ACTIVE.value,
+        schedules.c.next_fire_at <= bindparam("now"),
+    )
+    .order_by(schedules.c.next_fire_at)
+    .limit(bindparam("limit"))
+)
+_NEXT_FIRE = select(func.min(schedules.c.next_fire_at)).where(
+    schedules.c.state == ScheduleState.ACTIVE.value
+)
+_NEXT_DUE = select(func.min(runs.c.due_at)).where(runs.c.state.in_(_CLAIMABLE))
+_RUNS_BY_ID = select(runs).where(runs.c.id.in_(bindparam("ids", expanding=True)))
 
 
 class _Lane:
@@ -84,6 +124,12 @@ class _Lane:
             conn = self._engine.connect()
             self._conn = conn.execution_options(baton_write=self._write)
         return self._conn
+
+    def data_version(self) -> int:
+        """Read the commit counter outside any transaction (no lock is taken)."""
+        raw = self.conn().connection.dbapi_connection
+        assert raw is not None
+        return int(raw.execute("PRAGMA data_version").fetchone()[0])
 
     def close(self) -> None:
         if self._conn is not None:
@@ -146,7 +192,7 @@ class SQLiteStore(Store):
         self._writer = _Lane(engine, "sqlite-write", write=True)
         self._reader = _Lane(engine, "sqlite-read", write=False)
         try:
-            await self._write(self._init_schema, notify=False)
+            await self._write(self._init_schema)
         except BaseException:
             await self.close()
             raise
@@ -198,12 +244,12 @@ class SQLiteStore(Store):
                 f"this version reads up to {_sql.SCHEMA_VERSION}): upgrade baton"
             )
 
-    async def _write(self, body: Callable[[Connection], T], *, notify: bool = True) -> T:
-        """Run ``body`` as one write transaction (BEGIN IMMEDIATE) on the write thread."""
-        lane = self._lane(self._writer)
-        result = await self._run(lane, body)
-        if notify:
-            self._signal.bump()
+    async def _write(self, body: Callable[[Connection], T], *topics: Topic) -> T:
+        """Run ``body`` as one write transaction (BEGIN IMMEDIATE) on the write thread,
+        then wake this process's waiters on ``topics``."""
+        result = await self._run(self._lane(self._writer), body)
+        if topics:
+            self._signal.bump(*topics)
         return result
 
     async def _read(self, body: Callable[[Connection], T]) -> T:
@@ -232,22 +278,17 @@ class SQLiteStore(Store):
     def _emit(self, conn: Connection, items: Sequence[EventItem]) -> None:
         if items:
             at = self._clock()
-            conn.execute(insert(events), [_sql.event_row(k, s, d, at) for k, s, d in items])
+            conn.execute(_INSERT_EVENTS, [_sql.event_row(k, s, d, at) for k, s, d in items])
 
     def _save_runs(self, conn: Connection, changed: Sequence[Run]) -> None:
         """Write the mutable columns of runs and append the event of each new state."""
         if not changed:
             return
-        stmt = (
-            update(runs)
-            .where(runs.c.id == bindparam("b_id"))
-            .values({col: bindparam(f"b_{col}") for col in _sql.RUN_MUTABLE})
-        )
         rows = []
         for run in changed:
             row = _sql.run_row(run)
             rows.append({"b_id": run.id, **{f"b_{col}": row[col] for col in _sql.RUN_MUTABLE}})
-        conn.execute(stmt, rows)
+        conn.execute(_SAVE_RUN, rows)
         self._emit(conn, [_run_event(run) for run in changed])
 
     # -- schedules -----------------------------------------------------------------------
@@ -267,7 +308,7 @@ class SQLiteStore(Store):
             self._emit(conn, [(kind, schedule.id, {"type": schedule.type})])
             return stored
 
-        return await self._write(body)
+        return await self._write(body, "schedules")
 
     async def get_schedule(self, schedule_id: str) -> Schedule | None:
         def body(conn: Connection) -> Schedule | None:
@@ -306,7 +347,7 @@ class SQLiteStore(Store):
             self._emit(conn, [(ev.SCHEDULE_REMOVED, schedule_id, {"reason": reason})])
             return True
 
-        return await self._write(body)
+        return await self._write(body, "schedules")
 
     async def set_schedule_state(
         self, schedule_id: str, state: ScheduleState, *, next_fire_at: datetime | None
@@ -330,32 +371,26 @@ class SQLiteStore(Store):
             row = conn.execute(select(schedules).where(schedules.c.id == schedule_id)).one()
             return _sql.schedule_from_row(row)
 
-        return await self._write(body)
+        return await self._write(body, "schedules")
 
     async def next_fire_time(self) -> datetime | None:
-        query = select(func.min(schedules.c.next_fire_at)).where(
-            schedules.c.state == ScheduleState.ACTIVE.value
-        )
-        return await self._read(lambda conn: _sql.from_us(conn.execute(query).scalar()))
+        return await self._read(lambda conn: _sql.from_us(conn.execute(_NEXT_FIRE).scalar()))
 
-    async def fire_due(self, *, limit: int, planner: Planner) -> list[Run]:
-        def body(conn: Connection) -> list[Run]:
+    async def fire_due(
+        self, *, limit: int, planner: Planner, claim: ClaimRequest | None = None
+    ) -> Fired:
+        def body(conn: Connection) -> Fired:
             now = self._clock()
-            rows = conn.execute(
-                select(schedules)
-                .where(
-                    schedules.c.state == ScheduleState.ACTIVE.value,
-                    schedules.c.next_fire_at <= to_us(now),
-                )
-                .order_by(schedules.c.next_fire_at)
-                .limit(limit)
-            ).all()
-            if not rows:
-                return []
+            rows = conn.execute(_DUE_SCHEDULES, {"now": to_us(now), "limit": limit}).all()
             due = [_sql.schedule_from_row(r) for r in rows]
-            return self._commit_fires(conn, due, planner, now)
+            created = self._commit_fires(conn, due, planner, now) if due else []
+            claimed = self._claim(conn, claim.owner, claim.limit, claim.lease) if claim else []
+            return Fired(created=created, claimed=claimed)
 
-        return await self._write(body)
+        fired = await self._write(body)
+        if len(fired.created) > len(fired.claimed):  # some wait for a worker
+            self._signal.bump("queue")
+        return fired
 
     def _commit_fires(
         self, conn: Connection, due: list[Schedule], planner: Planner, now: datetime
@@ -432,48 +467,47 @@ class SQLiteStore(Store):
             row = conn.execute(select(runs).where(runs.c.id == run.id)).one()
             return _sql.run_from_row(row), False
 
-        return await self._write(body)
+        return await self._write(body, "queue")
 
     async def claim_runs(self, *, owner: str, limit: int, lease: timedelta) -> list[Run]:
         if limit <= 0:
             return []
+        return await self._write(lambda conn: self._claim(conn, owner, limit, lease))
 
-        def body(conn: Connection) -> list[Run]:
-            now = self._clock()
-            chosen: list[Run] = []
-            running = self._running_counts(conn)
-            offset, page = 0, max(limit * 4, 100)
-            while len(chosen) < limit:
-                rows = conn.execute(_claimable(now).offset(offset).limit(page)).all()
-                for row in rows:
-                    if len(chosen) >= limit:
-                        break
-                    sid, cap = row.schedule_id, row.max_concurrent
-                    if sid is not None:
-                        if running.get(sid, 0) >= cap:
-                            continue
-                        running[sid] = running.get(sid, 0) + 1
-                    run = _sql.run_from_row(row)
-                    chosen.append(_logic.claimed(run, owner=owner, lease=lease, now=now))
-                if len(rows) < page:
+    def _claim(self, conn: Connection, owner: str, limit: int, lease: timedelta) -> list[Run]:
+        if limit <= 0:
+            return []
+        now = self._clock()
+        chosen: list[Run] = []
+        running: dict[str, int] = {}
+        offset, page = 0, limit * 2 + 8
+        while len(chosen) < limit:
+            params = {"now": to_us(now), "limit": page, "offset": offset}
+            rows = conn.execute(_CLAIMABLE_PAGE, params).all()
+            sids = {r.schedule_id for r in rows if r.schedule_id is not None} - running.keys()
+            if sids:
+                running.update(dict.fromkeys(sids, 0))
+                running.update(
+                    (sid, n) for sid, n in conn.execute(_RUNNING_OF, {"sids": list(sids)})
+                )
+            for row in rows:
+                if len(chosen) >= limit:
                     break
-                offset += page
-            self._save_runs(conn, chosen)
-            return chosen
-
-        return await self._write(body)
-
-    def _running_counts(self, conn: Connection) -> dict[str, int]:
-        query = (
-            select(runs.c.schedule_id, func.count())
-            .where(runs.c.state == RunState.RUNNING.value, runs.c.schedule_id.is_not(None))
-            .group_by(runs.c.schedule_id)
-        )
-        return {sid: count for sid, count in conn.execute(query)}
+                sid = row.schedule_id
+                if sid is not None:
+                    if running[sid] >= row.max_concurrent:
+                        continue
+                    running[sid] += 1
+                run = _sql.run_from_row(row)
+                chosen.append(_logic.claimed(run, owner=owner, lease=lease, now=now))
+            if len(rows) < page:
+                break
+            offset += page
+        self._save_runs(conn, chosen)
+        return chosen
 
     async def next_due_run_time(self) -> datetime | None:
-        query = select(func.min(runs.c.due_at)).where(runs.c.state.in_(_CLAIMABLE))
-        return await self._read(lambda conn: _sql.from_us(conn.execute(query).scalar()))
+        return await self._read(lambda conn: _sql.from_us(conn.execute(_NEXT_DUE).scalar()))
 
     async def extend_leases(
         self, *, owner: str, tokens: Mapping[str, str], lease: timedelta
@@ -511,6 +545,8 @@ class SQLiteStore(Store):
         if not completions:
             return []
 
+        stopped: list[str] = []
+
         def body(conn: Connection) -> list[bool]:
             now = self._clock()
             current = self._load_runs(conn, [c.run_id for c in completions])
@@ -535,9 +571,15 @@ class SQLiteStore(Store):
             self._save_runs(conn, changed)
             for schedule_id, reason in stops:
                 self._stop_schedule(conn, schedule_id, reason, now)
+                stopped.append(schedule_id)
             return results
 
-        return await self._write(body)
+        results = await self._write(body, "done")
+        if any(c.state is RunState.RETRYING for c in completions):
+            self._signal.bump("queue")  # a retry is due later: sleepers must recompute
+        if stopped:
+            self._signal.bump("schedules")
+        return results
 
     def _stop_schedule(
         self, conn: Connection, schedule_id: str, reason: str, now: datetime
@@ -554,8 +596,8 @@ class SQLiteStore(Store):
     def _load_runs(self, conn: Connection, ids: list[str]) -> dict[str, Run]:
         found: dict[str, Run] = {}
         for start in range(0, len(ids), _CHUNK):
-            query = select(runs).where(runs.c.id.in_(ids[start : start + _CHUNK]))
-            found.update((r.id, _sql.run_from_row(r)) for r in conn.execute(query).all())
+            rows = conn.execute(_RUNS_BY_ID, {"ids": ids[start : start + _CHUNK]}).all()
+            found.update((r.id, _sql.run_from_row(r)) for r in rows)
         return found
 
     async def release_runs(self, *, owner: str, tokens: Mapping[str, str]) -> int:
@@ -580,7 +622,7 @@ class SQLiteStore(Store):
             self._emit(conn, [(ev.RUN_RELEASED, i, {"node": owner}) for i in ids])
             return len(ids)
 
-        return await self._write(body)
+        return await self._write(body, "queue")
 
     async def reap_expired(self, *, limit: int = 1000) -> list[Run]:
         def body(conn: Connection) -> list[Run]:
@@ -598,7 +640,10 @@ class SQLiteStore(Store):
             self._save_runs(conn, reaped)
             return reaped
 
-        return await self._write(body)
+        reaped = await self._write(body)
+        if reaped:
+            self._signal.bump("queue", "done")
+        return reaped
 
     async def cancel_run(self, run_id: str, *, reason: str) -> Run | None:
         def body(conn: Connection) -> Run | None:
@@ -686,7 +731,7 @@ class SQLiteStore(Store):
                 )
             )
 
-        await self._write(body, notify=False)
+        await self._write(body)
 
     async def list_nodes(self) -> list[NodeInfo]:
         def body(conn: Connection) -> list[NodeInfo]:
@@ -696,9 +741,7 @@ class SQLiteStore(Store):
         return await self._read(body)
 
     async def remove_node(self, name: str) -> None:
-        await self._write(
-            lambda conn: conn.execute(delete(nodes).where(nodes.c.name == name)), notify=False
-        )
+        await self._write(lambda conn: conn.execute(delete(nodes).where(nodes.c.name == name)))
 
     async def append_event(self, kind: str, subject: str, data: dict[str, Any]) -> Event:
         def body(conn: Connection) -> Event:
@@ -724,39 +767,42 @@ class SQLiteStore(Store):
             top = conn.execute(select(func.max(events.c.id))).scalar() or 0
             return conn.execute(delete(events).where(events.c.id <= top - keep)).rowcount
 
-        return await self._write(body, notify=False)
+        return await self._write(body)
 
-    def change_marker(self) -> int:
-        return self._signal.marker
+    def change_marker(self) -> Marker:
+        return self._signal.marker()
 
-    async def wait_for_change(self, max_wait: float, *, since: int | None = None) -> bool:
+    async def wait_for_change(
+        self,
+        max_wait: float,
+        *,
+        topics: Iterable[Topic] = TOPICS,
+        since: Marker | None = None,
+    ) -> bool:
         if self._watcher is None and self._reader is not None:
             self._watcher = asyncio.create_task(self._watch(), name="baton-sqlite-watch")
-        return await self._signal.wait(max_wait, since)
+        return await self._signal.wait(max_wait, topics, since)
 
     async def _watch(self) -> None:
-        """Turn other processes' commits into local wake-ups, while anyone is waiting."""
+        """Turn other processes' commits into local wake-ups, while anyone is waiting.
+
+        ``PRAGMA data_version`` moves when another connection commits, so it is read on
+        the write connection: this process's own commits are made there and do not move
+        it, and they already woke the right waiters.
+        """
+        loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(self._watch_interval)
-            if not self._signal.waiters:
+            if not self._signal.waiters or self._writer is None:
                 continue
+            lane = self._writer
             try:
-                version = await self._read(
-                    lambda conn: conn.exec_driver_sql("PRAGMA data_version").scalar()
-                )
-            except StoreError:
+                version = await loop.run_in_executor(lane.executor, lane.data_version)
+            except (SQLAlchemyError, sqlite3.Error):
                 continue
             if self._data_version is not None and version != self._data_version:
-                self._signal.bump()
+                self._signal.bump()  # another process wrote: which topic is unknown
             self._data_version = version
-
-
-def _claimable(now: datetime) -> Select[Any]:
-    return (
-        select(runs)
-        .where(runs.c.state.in_(_CLAIMABLE), runs.c.due_at <= to_us(now))
-        .order_by(runs.c.priority.desc(), runs.c.due_at, runs.c.seq)
-    )
 
 
 def _run_event(run: Run) -> EventItem:
