@@ -43,6 +43,8 @@ class NodeConfig:
     fire_batch: int = 500
     shutdown_grace: timedelta = timedelta(seconds=30)
     max_idle: timedelta = timedelta(seconds=5)
+    fire_ahead: timedelta = timedelta(milliseconds=20)
+    """Fire and claim runs this long before they are due, then start them on time."""
     heartbeat_every: timedelta = timedelta(seconds=5)
     keep_runs: int = 100_000
     keep_runs_for: timedelta = timedelta(days=7)
@@ -188,7 +190,10 @@ class Node:
             marker = self.store.change_marker()
             try:
                 fired = await self.store.fire_due(
-                    limit=self.config.fire_batch, planner=self._planner, claim=self._claim_request()
+                    limit=self.config.fire_batch,
+                    planner=self._planner,
+                    claim=self._claim_request(),
+                    horizon=self.config.fire_ahead,
                 )
                 for run in fired.claimed:
                     self._start(run)
@@ -206,13 +211,16 @@ class Node:
         free = self.config.concurrency - len(self._flights)
         if "worker" not in self.config.roles or free <= 0 or self._stopping.is_set():
             return None
-        return ClaimRequest(owner=self.name, limit=free, lease=self.config.lease)
+        return ClaimRequest(
+            owner=self.name, limit=free, lease=self.config.lease, horizon=self.config.fire_ahead
+        )
 
     async def _seconds_until(self, moment: datetime | None) -> float:
+        """Seconds until ``moment`` less the fire-ahead margin, capped by ``max_idle``."""
         idle = self.config.max_idle.total_seconds()
         if moment is None:
             return idle
-        wait = (moment - await self.store.now()).total_seconds()
+        wait = (moment - self.config.fire_ahead - await self.store.now()).total_seconds()
         return min(max(wait, 0.0), idle)
 
     # -- worker ------------------------------------------------------------------------------
@@ -228,7 +236,10 @@ class Node:
             marker = self.store.change_marker()
             try:
                 claimed = await self.store.claim_runs(
-                    owner=self.name, limit=free, lease=self.config.lease
+                    owner=self.name,
+                    limit=free,
+                    lease=self.config.lease,
+                    horizon=self.config.fire_ahead,
                 )
             except Exception:
                 log.exception("claiming runs failed; retrying")
@@ -257,11 +268,19 @@ class Node:
             await self._nap(idle, marker, ("queue", "done"))
 
     def _start(self, run: Run) -> None:
-        task = asyncio.create_task(self._execute(run), name=f"baton-run:{run.id}")
+        # A run claimed ahead of its due time waits here, so that it starts on time.
+        # The store's clock at the claim is lease_expires_at - lease.
+        claimed_at = (run.lease_expires_at or run.due_at) - self.config.lease
+        early = (run.due_at - claimed_at).total_seconds()
+        start_at = asyncio.get_running_loop().time() + max(early, 0.0)
+        task = asyncio.create_task(self._execute(run, start_at), name=f"baton-run:{run.id}")
         self._flights[run.id] = _Flight(run=run, task=task)
 
-    async def _execute(self, run: Run) -> None:
+    async def _execute(self, run: Run, start_at: float) -> None:
         try:
+            wait = start_at - asyncio.get_running_loop().time()
+            if wait > 0:
+                await asyncio.sleep(wait)
             outcome = await run_attempt(
                 run, registry=self.registry, scope=self._scope, node=self.name, rng=self._rng
             )

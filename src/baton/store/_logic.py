@@ -68,7 +68,7 @@ def claimed(run: Run, *, owner: str, lease: timedelta, now: datetime) -> Run:
             "owner": owner,
             "lease_token": new_token(),
             "lease_expires_at": now + lease,
-            "started_at": now,
+            "started_at": max(now, run.due_at),
             "finished_at": None,
         }
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
@@ -23,7 +24,16 @@ from sqlalchemy import (
     text,
 )
 
-from baton.model import Event, NodeInfo, Run, Schedule
+from baton.model import (
+    Event,
+    NodeInfo,
+    Policy,
+    Run,
+    RunError,
+    RunState,
+    Schedule,
+    ScheduleState,
+)
 
 SCHEMA_VERSION = 1
 
@@ -142,22 +152,27 @@ def schedule_row(schedule: Schedule) -> dict[str, Any]:
 
 
 def schedule_from_row(row: Any) -> Schedule:
+    """A stored schedule. Rows are ours and were validated on the way in: no re-validation."""
     m = row._mapping
-    return Schedule.model_validate(
-        {
-            "id": m["id"],
-            "type": m["type"],
-            "payload": json.loads(m["payload"]),
-            "trigger": json.loads(m["trigger"]),
-            "policy": json.loads(m["policy"]),
-            "state": m["state"],
-            "next_fire_at": from_us(m["next_fire_at"]),
-            "last_fire_at": from_us(m["last_fire_at"]),
-            "version": m["version"],
-            "created_at": from_us(m["created_at"]),
-            "updated_at": from_us(m["updated_at"]),
-        }
+    return Schedule.model_construct(
+        id=m["id"],
+        type=m["type"],
+        payload=json.loads(m["payload"]),
+        trigger=json.loads(m["trigger"]),
+        policy=policy_from_json(m["policy"]),
+        state=ScheduleState(m["state"]),
+        next_fire_at=from_us(m["next_fire_at"]),
+        last_fire_at=from_us(m["last_fire_at"]),
+        version=m["version"],
+        created_at=from_us(m["created_at"]),
+        updated_at=from_us(m["updated_at"]),
     )
+
+
+@lru_cache(maxsize=1024)
+def policy_from_json(text: str) -> Policy:
+    """Policies repeat across thousands of runs; parse each distinct one once."""
+    return Policy.model_validate_json(text)
 
 
 def run_row(run: Run) -> dict[str, Any]:
@@ -203,28 +218,28 @@ RUN_MUTABLE = (
 
 
 def run_from_row(row: Any) -> Run:
+    """A stored run, built without re-validation (see :func:`schedule_from_row`)."""
     m = row._mapping
-    return Run.model_validate(
-        {
-            "id": m["id"],
-            "schedule_id": m["schedule_id"],
-            "type": m["type"],
-            "payload": json.loads(m["payload"]),
-            "policy": json.loads(m["policy"]),
-            "fire_at": from_us(m["fire_at"]),
-            "due_at": from_us(m["due_at"]),
-            "attempt": m["attempt"],
-            "state": m["state"],
-            "owner": m["owner"],
-            "lease_token": m["lease_token"],
-            "lease_expires_at": from_us(m["lease_expires_at"]),
-            "cancel_requested": bool(m["cancel_requested"]),
-            "created_at": from_us(m["created_at"]),
-            "started_at": from_us(m["started_at"]),
-            "finished_at": from_us(m["finished_at"]),
-            "error": json.loads(m["error"]) if m["error"] else None,
-            "note": m["note"],
-        }
+    error = m["error"]
+    return Run.model_construct(
+        id=m["id"],
+        schedule_id=m["schedule_id"],
+        type=m["type"],
+        payload=json.loads(m["payload"]),
+        policy=policy_from_json(m["policy"]),
+        fire_at=from_us(m["fire_at"]),
+        due_at=from_us(m["due_at"]),
+        attempt=m["attempt"],
+        state=RunState(m["state"]),
+        owner=m["owner"],
+        lease_token=m["lease_token"],
+        lease_expires_at=from_us(m["lease_expires_at"]),
+        cancel_requested=bool(m["cancel_requested"]),
+        created_at=from_us(m["created_at"]),
+        started_at=from_us(m["started_at"]),
+        finished_at=from_us(m["finished_at"]),
+        error=RunError.model_validate_json(error) if error else None,
+        note=m["note"],
     )
 
 

@@ -65,11 +65,16 @@ class Completion:
 
 @dataclass(frozen=True, kw_only=True)
 class ClaimRequest:
-    """Who wants runs, how many at most, and for how long a lease."""
+    """Who wants runs, how many at most, for how long a lease, and how far ahead.
+
+    ``horizon`` admits runs due up to that long after now, so that a node can hold them
+    and start them exactly on time instead of a round trip late.
+    """
 
     owner: str
     limit: int
     lease: timedelta
+    horizon: timedelta = timedelta(0)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -177,17 +182,22 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def fire_due(
-        self, *, limit: int, planner: Planner, claim: ClaimRequest | None = None
+        self,
+        *,
+        limit: int,
+        planner: Planner,
+        claim: ClaimRequest | None = None,
+        horizon: timedelta = timedelta(0),
     ) -> Fired:
         """Turn up to ``limit`` due active schedules into runs, the earliest first.
 
-        For each schedule whose ``next_fire_at`` is at or before the store's now, calls
-        ``planner(schedule, now)`` and commits its plan with a compare-and-set on the
-        schedule's version: the schedule's ``next_fire_at``/``last_fire_at`` change and
-        its runs are inserted in one atomic step, or nothing happens because another
-        node committed first. Run ids are deterministic (``<schedule>@<fire time>``) and
-        inserting an existing id is a no-op, so one fire yields one run however many
-        nodes race.
+        For each schedule whose ``next_fire_at`` is at or before the store's now plus
+        ``horizon``, calls ``planner(schedule, now + horizon)`` and commits its plan with
+        a compare-and-set on the schedule's version: its ``next_fire_at`` and
+        ``last_fire_at`` change and its runs are inserted in one atomic step, or nothing
+        happens because another node committed first. Run ids are deterministic
+        (``<schedule>@<fire time>``) and inserting an existing id is a no-op, so one fire
+        yields one run however many nodes race.
 
         With ``claim``, the same atomic step then claims runs exactly as
         :meth:`claim_runs` would (same order, same limits): a node that fires and works
@@ -204,13 +214,16 @@ class Store(abc.ABC):
         """
 
     @abc.abstractmethod
-    async def claim_runs(self, *, owner: str, limit: int, lease: timedelta) -> list[Run]:
+    async def claim_runs(
+        self, *, owner: str, limit: int, lease: timedelta, horizon: timedelta = timedelta(0)
+    ) -> list[Run]:
         """Lease up to ``limit`` claimable runs to ``owner``. Atomic.
 
-        Claimable: state queued or retrying, due at or before now, and fewer running
+        Claimable: state queued or retrying, due at or before now + ``horizon``, fewer running
         runs of the same schedule than the run's ``policy.max_concurrent``. Order:
         priority (highest first), then due time. Each claimed run becomes running with
-        a fresh ``lease_token`` and ``lease_expires_at = now + lease``.
+        a fresh ``lease_token``, ``lease_expires_at = now + lease`` and ``started_at`` the
+        later of now and its due time.
         """
 
     @abc.abstractmethod

@@ -145,23 +145,29 @@ class MemoryStore(Store):
         return min(times, default=None)
 
     async def fire_due(
-        self, *, limit: int, planner: Planner, claim: ClaimRequest | None = None
+        self,
+        *,
+        limit: int,
+        planner: Planner,
+        claim: ClaimRequest | None = None,
+        horizon: timedelta = timedelta(0),
     ) -> Fired:
         async with self._lock:
             now = self._clock()
+            until = now + horizon
             due = sorted(
                 (
                     s
                     for s in self._schedules.values()
                     if s.state is ScheduleState.ACTIVE
                     and s.next_fire_at is not None
-                    and s.next_fire_at <= now
+                    and s.next_fire_at <= until
                 ),
                 key=lambda s: s.next_fire_at,  # type: ignore[arg-type, return-value]
             )[:limit]
             created: list[Run] = []
             for schedule in due:
-                plan = planner(schedule, now)
+                plan = planner(schedule, until)
                 for run in _logic.runs_from_plan(schedule, plan, now):
                     if run.id not in self._runs:
                         self._put_run(run)
@@ -174,7 +180,7 @@ class MemoryStore(Store):
                     self._emit(events.SCHEDULE_REMOVED, schedule.id, {"reason": "trigger finished"})
                 else:
                     self._schedules[schedule.id] = _logic.fired_schedule(schedule, plan, now)
-            claimed = self._claim(claim.owner, claim.limit, claim.lease) if claim else []
+            claimed = self._claim(claim) if claim else []
             if len(created) > len(claimed):  # some wait for a worker
                 self._signal.bump("queue")
             return Fired(created=created, claimed=claimed)
@@ -190,18 +196,22 @@ class MemoryStore(Store):
             self._signal.bump("queue")
             return run, True
 
-    async def claim_runs(self, *, owner: str, limit: int, lease: timedelta) -> list[Run]:
+    async def claim_runs(
+        self, *, owner: str, limit: int, lease: timedelta, horizon: timedelta = timedelta(0)
+    ) -> list[Run]:
         async with self._lock:
-            return self._claim(owner, limit, lease)
+            return self._claim(ClaimRequest(owner=owner, limit=limit, lease=lease, horizon=horizon))
 
-    def _claim(self, owner: str, limit: int, lease: timedelta) -> list[Run]:
+    def _claim(self, request: ClaimRequest) -> list[Run]:
         now = self._clock()
+        until = now + request.horizon
+        owner, limit, lease = request.owner, request.limit, request.lease
         running: dict[str | None, int] = {}
         for run in self._runs.values():
             if run.state is RunState.RUNNING:
                 running[run.schedule_id] = running.get(run.schedule_id, 0) + 1
         candidates = sorted(
-            (r for r in self._runs.values() if r.state.claimable and r.due_at <= now),
+            (r for r in self._runs.values() if r.state.claimable and r.due_at <= until),
             key=lambda r: (-r.policy.priority, r.due_at, self._run_seq[r.id]),
         )
         claimed: list[Run] = []

@@ -377,14 +377,20 @@ class SQLiteStore(Store):
         return await self._read(lambda conn: _sql.from_us(conn.execute(_NEXT_FIRE).scalar()))
 
     async def fire_due(
-        self, *, limit: int, planner: Planner, claim: ClaimRequest | None = None
+        self,
+        *,
+        limit: int,
+        planner: Planner,
+        claim: ClaimRequest | None = None,
+        horizon: timedelta = timedelta(0),
     ) -> Fired:
         def body(conn: Connection) -> Fired:
             now = self._clock()
-            rows = conn.execute(_DUE_SCHEDULES, {"now": to_us(now), "limit": limit}).all()
+            until = now + horizon
+            rows = conn.execute(_DUE_SCHEDULES, {"now": to_us(until), "limit": limit}).all()
             due = [_sql.schedule_from_row(r) for r in rows]
-            created = self._commit_fires(conn, due, planner, now) if due else []
-            claimed = self._claim(conn, claim.owner, claim.limit, claim.lease) if claim else []
+            created = self._commit_fires(conn, due, planner, now, until) if due else []
+            claimed = self._claim(conn, claim) if claim else []
             return Fired(created=created, claimed=claimed)
 
         fired = await self._write(body)
@@ -393,14 +399,19 @@ class SQLiteStore(Store):
         return fired
 
     def _commit_fires(
-        self, conn: Connection, due: list[Schedule], planner: Planner, now: datetime
+        self,
+        conn: Connection,
+        due: list[Schedule],
+        planner: Planner,
+        now: datetime,
+        until: datetime,
     ) -> list[Run]:
         fired: list[Schedule] = []
         finished: list[str] = []
         candidates: list[Run] = []
         notes: list[EventItem] = []
         for schedule in due:
-            plan = planner(schedule, now)
+            plan = planner(schedule, until)
             candidates.extend(_logic.runs_from_plan(schedule, plan, now))
             skipped = _logic.misfire_event(schedule, plan)
             if skipped:
@@ -469,20 +480,25 @@ class SQLiteStore(Store):
 
         return await self._write(body, "queue")
 
-    async def claim_runs(self, *, owner: str, limit: int, lease: timedelta) -> list[Run]:
+    async def claim_runs(
+        self, *, owner: str, limit: int, lease: timedelta, horizon: timedelta = timedelta(0)
+    ) -> list[Run]:
         if limit <= 0:
             return []
-        return await self._write(lambda conn: self._claim(conn, owner, limit, lease))
+        request = ClaimRequest(owner=owner, limit=limit, lease=lease, horizon=horizon)
+        return await self._write(lambda conn: self._claim(conn, request))
 
-    def _claim(self, conn: Connection, owner: str, limit: int, lease: timedelta) -> list[Run]:
+    def _claim(self, conn: Connection, request: ClaimRequest) -> list[Run]:
+        owner, limit, lease = request.owner, request.limit, request.lease
         if limit <= 0:
             return []
         now = self._clock()
+        until = to_us(now + request.horizon)
         chosen: list[Run] = []
         running: dict[str, int] = {}
         offset, page = 0, limit * 2 + 8
         while len(chosen) < limit:
-            params = {"now": to_us(now), "limit": page, "offset": offset}
+            params = {"now": until, "limit": page, "offset": offset}
             rows = conn.execute(_CLAIMABLE_PAGE, params).all()
             sids = {r.schedule_id for r in rows if r.schedule_id is not None} - running.keys()
             if sids:
