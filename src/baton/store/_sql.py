@@ -201,6 +201,24 @@ def run_row(run: Run) -> dict[str, Any]:
     }
 
 
+def run_changes(run: Run) -> dict[str, Any]:
+    """The columns of :data:`RUN_MUTABLE`, keyed ``b_<column>``, plus ``b_id``."""
+    return {
+        "b_id": run.id,
+        "b_due_at": to_us(run.due_at),
+        "b_attempt": run.attempt,
+        "b_state": run.state.value,
+        "b_owner": run.owner,
+        "b_lease_token": run.lease_token,
+        "b_lease_expires_at": to_us(run.lease_expires_at),
+        "b_cancel_requested": run.cancel_requested,
+        "b_started_at": to_us(run.started_at),
+        "b_finished_at": to_us(run.finished_at),
+        "b_error": run.error.model_dump_json() if run.error else None,
+        "b_note": run.note,
+    }
+
+
 #: Columns a state change may touch; the rest are fixed when the run is created.
 RUN_MUTABLE = (
     "due_at",

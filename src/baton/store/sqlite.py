@@ -80,7 +80,7 @@ _SAVE_RUN = (
 )
 _INSERT_EVENTS = insert(events)
 _CLAIMABLE_PAGE = (
-    select(runs)
+    select(runs.c.id, runs.c.schedule_id, runs.c.max_concurrent)
     .where(runs.c.state.in_(_CLAIMABLE), runs.c.due_at <= bindparam("now"))
     .order_by(runs.c.priority.desc(), runs.c.due_at, runs.c.seq)
     .limit(bindparam("limit"))
@@ -284,11 +284,7 @@ class SQLiteStore(Store):
         """Write the mutable columns of runs and append the event of each new state."""
         if not changed:
             return
-        rows = []
-        for run in changed:
-            row = _sql.run_row(run)
-            rows.append({"b_id": run.id, **{f"b_{col}": row[col] for col in _sql.RUN_MUTABLE}})
-        conn.execute(_SAVE_RUN, rows)
+        conn.execute(_SAVE_RUN, [_sql.run_changes(run) for run in changed])
         self._emit(conn, [_run_event(run) for run in changed])
 
     # -- schedules -----------------------------------------------------------------------
@@ -390,7 +386,8 @@ class SQLiteStore(Store):
             rows = conn.execute(_DUE_SCHEDULES, {"now": to_us(until), "limit": limit}).all()
             due = [_sql.schedule_from_row(r) for r in rows]
             created = self._commit_fires(conn, due, planner, now, until) if due else []
-            claimed = self._claim(conn, claim) if claim else []
+            known = {r.id: r for r in created}
+            claimed = self._claim(conn, claim, known) if claim else []
             return Fired(created=created, claimed=claimed)
 
         fired = await self._write(body)
@@ -488,17 +485,18 @@ class SQLiteStore(Store):
         request = ClaimRequest(owner=owner, limit=limit, lease=lease, horizon=horizon)
         return await self._write(lambda conn: self._claim(conn, request))
 
-    def _claim(self, conn: Connection, request: ClaimRequest) -> list[Run]:
-        owner, limit, lease = request.owner, request.limit, request.lease
-        if limit <= 0:
+    def _claim(
+        self, conn: Connection, request: ClaimRequest, known: Mapping[str, Run] | None = None
+    ) -> list[Run]:
+        """Claim in claim order; ``known`` holds runs already in memory (just fired)."""
+        if request.limit <= 0:
             return []
         now = self._clock()
-        until = to_us(now + request.horizon)
-        chosen: list[Run] = []
+        picked: list[str] = []
         running: dict[str, int] = {}
-        offset, page = 0, limit * 2 + 8
-        while len(chosen) < limit:
-            params = {"now": until, "limit": page, "offset": offset}
+        offset, page = 0, request.limit * 2 + 8
+        while len(picked) < request.limit:
+            params = {"now": to_us(now + request.horizon), "limit": page, "offset": offset}
             rows = conn.execute(_CLAIMABLE_PAGE, params).all()
             sids = {r.schedule_id for r in rows if r.schedule_id is not None} - running.keys()
             if sids:
@@ -507,18 +505,23 @@ class SQLiteStore(Store):
                     (sid, n) for sid, n in conn.execute(_RUNNING_OF, {"sids": list(sids)})
                 )
             for row in rows:
-                if len(chosen) >= limit:
+                if len(picked) >= request.limit:
                     break
                 sid = row.schedule_id
                 if sid is not None:
                     if running[sid] >= row.max_concurrent:
                         continue
                     running[sid] += 1
-                run = _sql.run_from_row(row)
-                chosen.append(_logic.claimed(run, owner=owner, lease=lease, now=now))
+                picked.append(row.id)
             if len(rows) < page:
                 break
             offset += page
+        found = dict(known or {})
+        found.update(self._load_runs(conn, [rid for rid in picked if rid not in found]))
+        chosen = [
+            _logic.claimed(found[rid], owner=request.owner, lease=request.lease, now=now)
+            for rid in picked
+        ]
         self._save_runs(conn, chosen)
         return chosen
 
