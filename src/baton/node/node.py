@@ -49,6 +49,7 @@ class NodeConfig:
     keep_runs: int = 100_000
     keep_runs_for: timedelta = timedelta(days=7)
     keep_events: int = 100_000
+    prune_every: timedelta = timedelta(minutes=5)
 
     def __post_init__(self) -> None:
         unknown = set(self.roles) - ROLES
@@ -195,8 +196,7 @@ class Node:
                     claim=self._claim_request(),
                     horizon=self.config.fire_ahead,
                 )
-                for run in fired.claimed:
-                    self._start(run)
+                await self._launch(fired.claimed)
                 if len(fired.created) >= self.config.fire_batch:
                     continue  # more may be due right now
                 delay = await self._seconds_until(await self.store.next_fire_time())
@@ -245,8 +245,7 @@ class Node:
                 log.exception("claiming runs failed; retrying")
                 await self._pause(1.0, self._stopping)
                 continue
-            for run in claimed:
-                self._start(run)
+            await self._launch(claimed)
             if len(claimed) < free:
                 await self._idle(marker)
 
@@ -267,14 +266,20 @@ class Node:
         else:
             await self._nap(idle, marker, ("queue", "done"))
 
-    def _start(self, run: Run) -> None:
-        # A run claimed ahead of its due time waits here, so that it starts on time.
-        # The store's clock at the claim is lease_expires_at - lease.
-        claimed_at = (run.lease_expires_at or run.due_at) - self.config.lease
-        early = (run.due_at - claimed_at).total_seconds()
-        start_at = asyncio.get_running_loop().time() + max(early, 0.0)
-        task = asyncio.create_task(self._execute(run, start_at), name=f"baton-run:{run.id}")
-        self._flights[run.id] = _Flight(run=run, task=task)
+    async def _launch(self, runs: list[Run]) -> None:
+        """Start claimed runs; one claimed ahead of its due time waits to start on time.
+
+        The wait is measured against the store's clock read now, after the claim came
+        back, so the time the claim took is not added to the wait.
+        """
+        if not runs:
+            return
+        store_now = await self.store.now()
+        base = asyncio.get_running_loop().time()
+        for run in runs:
+            start_at = base + max((run.due_at - store_now).total_seconds(), 0.0)
+            task = asyncio.create_task(self._execute(run, start_at), name=f"baton-run:{run.id}")
+            self._flights[run.id] = _Flight(run=run, task=task)
 
     async def _execute(self, run: Run, start_at: float) -> None:
         try:
@@ -372,14 +377,15 @@ class Node:
 
     async def _reaper_loop(self) -> None:
         every = max(self.config.lease.total_seconds() / 4, 0.25)
-        ticks = 0
+        loop = asyncio.get_running_loop()
+        pruned_at = loop.time()
         while not await self._pause(every, self._closing):
             try:
                 reaped = await self.store.reap_expired()
                 if reaped:
                     log.info("requeued %d runs whose lease expired", len(reaped))
-                ticks += 1
-                if ticks % 240 == 0:
+                if loop.time() - pruned_at >= self.config.prune_every.total_seconds():
+                    pruned_at = loop.time()
                     await self._prune()
             except Exception:
                 log.exception("the reaper failed")

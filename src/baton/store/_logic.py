@@ -137,6 +137,8 @@ def run_event(run: Run) -> tuple[str, dict[str, Any]]:
         RunState.QUEUED: events.RUN_QUEUED,
         RunState.RUNNING: events.RUN_STARTED,
     }.get(run.state) or events.RUN_STATE_EVENTS[run.state.value]
+    if run.state is RunState.QUEUED and run.error == LEASE_EXPIRED:
+        kind = events.RUN_REQUEUED
     data: dict[str, Any] = {
         "schedule_id": run.schedule_id,
         "type": run.type,
