@@ -98,3 +98,19 @@ class Slow(Job):
 
 
 ALL_JOBS = [Record, Flaky, Stopper, Slow]
+
+
+@job("configured")
+class Configured(Job):
+    """Ported-style job: pulls what it needs from the services in configure()."""
+
+    label: str
+
+    async def configure(self, services) -> None:  # type: ignore[no-untyped-def]
+        self._recorder = await services.get(Recorder)
+
+    async def run(self, ctx: RunContext) -> None:
+        self._recorder.note(ctx)
+
+
+ALL_JOBS.append(Configured)

@@ -12,7 +12,16 @@ from typing import Any
 
 import pytest
 
-from baton import Baton, NodeConfig, RunState
+from baton import (
+    Baton,
+    InvalidInputError,
+    InvalidPayloadError,
+    InvalidPolicyError,
+    InvalidTriggerError,
+    JobTypeNotFoundError,
+    NodeConfig,
+    RunState,
+)
 from baton.jobs import Registry
 from baton.triggers import parse_trigger
 from tests.jobs_for_tests import ALL_JOBS, Flaky, Record, Recorder, container_for
@@ -283,3 +292,52 @@ async def test_after_a_restart_missed_ticks_follow_misfire_grace_and_coalesce(
 async def _succeeded(baton: Baton, run_id: str) -> Any:
     run = await baton.get_run(run_id)
     return run if run.state is RunState.SUCCEEDED else None
+
+
+async def test_configure_receives_the_per_run_services(baton: Baton, recorder: Recorder) -> None:
+    await baton.enqueue("configured", payload={"label": "x"}, run_id="cfg-1")
+    await eventually(lambda: runs_in(baton, RunState.SUCCEEDED))
+    assert [rid for rid, _, _ in recorder.calls] == ["cfg-1"]
+
+
+async def test_a_run_longer_than_its_lease_keeps_it_by_heartbeat(
+    baton: Baton, recorder: Recorder
+) -> None:
+    await baton.enqueue("slow", payload={"seconds": 4}, run_id="long-but-alive")
+    (done,) = await eventually(lambda: runs_in(baton, RunState.SUCCEEDED), within=15)
+    assert done.attempt == 1 and done.error is None
+    assert [a for rid, a, _ in recorder.calls if rid == "long-but-alive"] == [1]
+
+
+async def test_bad_input_through_the_api_names_the_field_and_stores_nothing(
+    baton: Baton,
+) -> None:
+    every = {"interval": {"seconds": 60}}
+    with pytest.raises(InvalidPolicyError, match=r"policy\.retry\.max_attempts"):
+        await baton.add(
+            Record(label="x"), id="p", trigger=every, policy={"retry": {"max_attempts": 0}}
+        )
+    with pytest.raises(InvalidPolicyError, match=r"policy\.misfire_grace"):
+        await baton.add(Record(label="x"), id="p", trigger=every, policy={"misfire_grace": -1})
+    with pytest.raises(InvalidPayloadError, match=r"payload\.label"):
+        await baton.add("record", id="p", trigger=every, payload={"label": 5})
+    with pytest.raises(InvalidInputError, match="not both"):
+        await baton.add(Record(label="x"), id="p", trigger=every, payload={"label": "y"})
+    with pytest.raises(InvalidTriggerError, match="never fires"):
+        await baton.add(
+            Record(label="x"),
+            id="p",
+            trigger={
+                "interval": {
+                    "seconds": 1,
+                    "start": "2020-01-01T00:00:00Z",
+                    "end": "2020-01-02T00:00:00Z",
+                }
+            },
+        )
+    with pytest.raises(JobTypeNotFoundError):
+        await baton.add("no-such-type", id="p", trigger=every)
+    with pytest.raises(InvalidInputError, match="id"):
+        await baton.add(Record(label="x"), id="", trigger=every)
+    assert (await baton.list()).items == []
+    assert (await baton.runs()).items == []
