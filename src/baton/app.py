@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import signal
 import uuid
 from collections.abc import Iterable, Mapping
@@ -73,7 +74,7 @@ class Baton:
         self._container = container
         config = node or NodeConfig()
         if roles is not None:
-            config = NodeConfig(**{**config.__dict__, "roles": frozenset(roles)})
+            config = dataclasses.replace(config, roles=frozenset(roles))
         self.node_config = config
         self._background = roles is not None
         self._node: Node | None = None

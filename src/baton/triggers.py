@@ -201,17 +201,12 @@ def _from_validation(kind: str, exc: ValidationError) -> InvalidTriggerError:
 
 
 def _interval(spec: Mapping[str, Any], now: datetime) -> Trigger:
-    _only_keys(spec, {"interval"})
-    body = spec["interval"]
-    if not isinstance(body, Mapping):
-        raise InvalidTriggerError("must be a JSON object", field="trigger.interval")
-    parsed = IntervalSpec.model_validate(body)
+    parsed = IntervalSpec.model_validate(_object_body(spec, "interval"))
     if parsed.length <= timedelta(0):
         raise InvalidTriggerError("the interval must be longer than zero", field="trigger.interval")
     if parsed.start is None:
         parsed = parsed.model_copy(update={"start": now + parsed.length})
-    if parsed.end is not None and parsed.end < parsed.start:  # type: ignore[operator]
-        raise InvalidTriggerError("must not be before start", field="trigger.interval.end")
+    _check_end(parsed.start, parsed.end, "interval")
     impl = IntervalTrigger(
         weeks=parsed.weeks,
         days=parsed.days,
@@ -279,11 +274,7 @@ def _date(spec: Mapping[str, Any]) -> Trigger:
 
 
 def _calendar(spec: Mapping[str, Any], now: datetime) -> Trigger:
-    _only_keys(spec, {"calendar"})
-    body = spec["calendar"]
-    if not isinstance(body, Mapping):
-        raise InvalidTriggerError("must be a JSON object", field="trigger.calendar")
-    parsed = CalendarSpec.model_validate(body)
+    parsed = CalendarSpec.model_validate(_object_body(spec, "calendar"))
     zone = _zone(parsed.timezone, "trigger.calendar.timezone")
     if parsed.years == parsed.months == parsed.weeks == parsed.days == 0:
         raise InvalidTriggerError(
@@ -291,8 +282,7 @@ def _calendar(spec: Mapping[str, Any], now: datetime) -> Trigger:
         )
     if parsed.start is None:
         parsed = parsed.model_copy(update={"start": now.astimezone(zone).date()})
-    if parsed.end is not None and parsed.end < parsed.start:  # type: ignore[operator]
-        raise InvalidTriggerError("must not be before start", field="trigger.calendar.end")
+    _check_end(parsed.start, parsed.end, "calendar")
     impl = CalendarIntervalTrigger(
         years=parsed.years,
         months=parsed.months,
@@ -316,6 +306,20 @@ class _CalendarTrigger(Trigger):
         while fire is not None and fire < now:
             fire = self.next_after(fire)
         return fire
+
+
+def _object_body(spec: Mapping[str, Any], kind: str) -> Mapping[str, Any]:
+    """The JSON object under ``kind``, the spec's only key."""
+    _only_keys(spec, {kind})
+    body = spec[kind]
+    if not isinstance(body, Mapping):
+        raise InvalidTriggerError("must be a JSON object", field=f"trigger.{kind}")
+    return body
+
+
+def _check_end(start: Any, end: Any, kind: str) -> None:
+    if end is not None and start is not None and end < start:
+        raise InvalidTriggerError("must not be before start", field=f"trigger.{kind}.end")
 
 
 def _only_keys(spec: Mapping[str, Any], allowed: set[str]) -> None:

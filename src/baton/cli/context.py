@@ -19,6 +19,7 @@ from rich.console import Console
 from baton.app import Baton
 from baton.errors import BatonError, ConfigurationError
 from baton.jobs import Registry
+from baton.model import Page
 from baton.node import NodeConfig
 from baton.settings import Settings
 
@@ -58,6 +59,27 @@ def state_of(ctx: typer.Context) -> CliState:
     obj = ctx.find_root().obj
     assert isinstance(obj, CliState)
     return obj
+
+
+def with_baton(ctx: typer.Context, action: Callable[[Baton], Awaitable[T]]) -> T:
+    """Open the configured Baton, run ``action`` on it, report errors as one line."""
+    cli = state_of(ctx)
+
+    async def go() -> T:
+        async with cli.baton() as baton:
+            return await action(baton)
+
+    return run_async(go)
+
+
+def print_page(page: Page[Any], table: Callable[[list[Any]], Any], as_json: bool) -> None:
+    """A listing: one JSON document, or a table and the cursor of the next page."""
+    if as_json:
+        print_json({"items": page.items, "next_cursor": page.next_cursor})
+        return
+    out_console.print(table(page.items))
+    if page.next_cursor:
+        out_console.print(f"more: --cursor {page.next_cursor}")
 
 
 def run_async(factory: Callable[[], Awaitable[T]]) -> T:

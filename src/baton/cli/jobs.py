@@ -7,9 +7,17 @@ from typing import Annotated, Any
 
 import typer
 
-from baton.cli.context import out_console, print_json, run_async, state_of
+from baton.app import Baton
+from baton.cli.context import (
+    out_console,
+    print_json,
+    print_page,
+    reporting_errors,
+    with_baton,
+)
 from baton.cli.render import runs_table, schedule_detail, schedules_table
 from baton.errors import InvalidInputError, InvalidPayloadError, InvalidTriggerError
+from baton.model import Page, Run, Schedule
 from baton.triggers import parse_duration
 
 app = typer.Typer(help="Manage schedules.", no_args_is_help=True)
@@ -86,9 +94,7 @@ def add(
     as_json: JsonFlag = False,
 ) -> None:
     """Add a schedule: run TYPE with a payload on a trigger."""
-    state = state_of(ctx)
-
-    async def go() -> Any:
+    with reporting_errors():
         policy = {
             "priority": priority,
             "retry": {
@@ -103,18 +109,18 @@ def add(
         }
         spec = _trigger(every, cron, tz, at, jitter)
         data = _payload(payload)
-        async with state.baton() as baton:
-            return await baton.add(
-                job_type,
-                id=id,
-                payload=data,
-                trigger=spec,
-                policy=policy,
-                replace=replace,
-                paused=paused,
-            )
-
-    schedule = run_async(go)
+    schedule = with_baton(
+        ctx,
+        lambda baton: baton.add(
+            job_type,
+            id=id,
+            payload=data,
+            trigger=spec,
+            policy=policy,
+            replace=replace,
+            paused=paused,
+        ),
+    )
     if as_json:
         print_json(schedule)
     else:
@@ -132,21 +138,13 @@ def list_(
     as_json: JsonFlag = False,
 ) -> None:
     """List schedules by id."""
-    cli = state_of(ctx)
-
-    async def go() -> Any:
-        async with cli.baton() as baton:
-            return await baton.list(
-                type=type, state=state, id_prefix=prefix, cursor=cursor, limit=limit
-            )
-
-    page = run_async(go)
-    if as_json:
-        print_json({"items": page.items, "next_cursor": page.next_cursor})
-        return
-    out_console.print(schedules_table(page.items))
-    if page.next_cursor:
-        out_console.print(f"more: --cursor {page.next_cursor}")
+    page = with_baton(
+        ctx,
+        lambda baton: baton.list(
+            type=type, state=state, id_prefix=prefix, cursor=cursor, limit=limit
+        ),
+    )
+    print_page(page, schedules_table, as_json)
 
 
 @app.command("show")
@@ -156,13 +154,11 @@ def show(
     as_json: JsonFlag = False,
 ) -> None:
     """Show one schedule and its latest runs."""
-    cli = state_of(ctx)
 
-    async def go() -> Any:
-        async with cli.baton() as baton:
-            return await baton.get(id), await baton.runs(schedule_id=id, limit=10)
+    async def both(baton: Baton) -> tuple[Schedule, Page[Run]]:
+        return await baton.get(id), await baton.runs(schedule_id=id, limit=10)
 
-    schedule, runs = run_async(go)
+    schedule, runs = with_baton(ctx, both)
     if as_json:
         print_json({**schedule.model_dump(mode="json"), "recent_runs": runs.items})
         return
@@ -178,13 +174,7 @@ def trigger(
     as_json: JsonFlag = False,
 ) -> None:
     """Queue a run of a schedule now."""
-    cli = state_of(ctx)
-
-    async def go() -> Any:
-        async with cli.baton() as baton:
-            return await baton.trigger(id, run_id=run_id)
-
-    run = run_async(go)
+    run = with_baton(ctx, lambda baton: baton.trigger(id, run_id=run_id))
     if as_json:
         print_json(run)
     else:
@@ -197,14 +187,11 @@ def _simple(verb: str, doc: str) -> None:
         id: Annotated[str, typer.Argument(help="Schedule id.")],
         as_json: JsonFlag = False,
     ) -> None:
-        cli = state_of(ctx)
+        async def act(baton: Baton) -> Any:
+            result = await getattr(baton, verb)(id)
+            return result if result is not None else {"id": id, "removed": True}
 
-        async def go() -> Any:
-            async with cli.baton() as baton:
-                result = await getattr(baton, verb)(id)
-                return result if result is not None else {"id": id, "removed": True}
-
-        result = run_async(go)
+        result = with_baton(ctx, act)
         if as_json:
             print_json(result)
         else:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from baton.cli.context import out_console, print_json, run_async, state_of
+from baton.cli.context import out_console, print_json, print_page, with_baton
 from baton.cli.render import run_detail, runs_table
 
 app = typer.Typer(help="Inspect runs.", no_args_is_help=True)
@@ -23,21 +23,13 @@ def list_(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
 ) -> None:
     """List runs, newest first."""
-    cli = state_of(ctx)
-
-    async def go() -> Any:
-        async with cli.baton() as baton:
-            return await baton.runs(
-                schedule_id=job, type=type, state=state, cursor=cursor, limit=limit
-            )
-
-    page = run_async(go)
-    if as_json:
-        print_json({"items": page.items, "next_cursor": page.next_cursor})
-        return
-    out_console.print(runs_table(page.items))
-    if page.next_cursor:
-        out_console.print(f"more: --cursor {page.next_cursor}")
+    page = with_baton(
+        ctx,
+        lambda baton: baton.runs(
+            schedule_id=job, type=type, state=state, cursor=cursor, limit=limit
+        ),
+    )
+    print_page(page, runs_table, as_json)
 
 
 @app.command("show")
@@ -47,13 +39,7 @@ def show(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
 ) -> None:
     """Show one run with its error, if any."""
-    cli = state_of(ctx)
-
-    async def go() -> Any:
-        async with cli.baton() as baton:
-            return await baton.get_run(id)
-
-    run = run_async(go)
+    run = with_baton(ctx, lambda baton: baton.get_run(id))
     if as_json:
         print_json(run)
     else:

@@ -7,7 +7,7 @@ process. All operations run under one asyncio lock, so each is atomic.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,7 +15,7 @@ from baton import events
 from baton.errors import ScheduleExistsError
 from baton.model import Event, NodeInfo, Page, Run, RunState, Schedule, ScheduleState, utcnow
 from baton.store import _logic
-from baton.store._signal import TOPICS, ChangeSignal, Marker, Topic
+from baton.store._signal import ChangeSignal, Signalled
 from baton.store.base import (
     ClaimRequest,
     Completion,
@@ -28,7 +28,7 @@ from baton.store.base import (
 )
 
 
-class MemoryStore(Store):
+class MemoryStore(Signalled, Store):
     """Keeps everything in dicts. ``clock`` may be replaced to test time-dependent code."""
 
     def __init__(self, *, clock: Callable[[], datetime] = utcnow) -> None:
@@ -384,18 +384,6 @@ class MemoryStore(Store):
             dropped = max(len(self._events) - keep, 0)
             del self._events[:dropped]
             return dropped
-
-    def change_marker(self) -> Marker:
-        return self._signal.marker()
-
-    async def wait_for_change(
-        self,
-        max_wait: float,
-        *,
-        topics: Iterable[Topic] = TOPICS,
-        since: Marker | None = None,
-    ) -> bool:
-        return await self._signal.wait(max_wait, topics, since)
 
 
 def _schedule_matches(schedule: Schedule, flt: ScheduleFilter) -> bool:

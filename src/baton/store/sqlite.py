@@ -52,7 +52,7 @@ from baton import events as ev
 from baton.errors import ScheduleExistsError, StoreError, StoreVersionError
 from baton.model import Event, NodeInfo, Page, Run, RunState, Schedule, ScheduleState, utcnow
 from baton.store import _logic, _sql
-from baton.store._signal import TOPICS, ChangeSignal, Marker, Topic
+from baton.store._signal import TOPICS, ChangeSignal, Marker, Signalled, Topic
 from baton.store._sql import events, meta, nodes, runs, schedules, to_us
 from baton.store.base import (
     ClaimRequest,
@@ -138,7 +138,7 @@ class _Lane:
             self._conn = None
 
 
-class SQLiteStore(Store):
+class SQLiteStore(Signalled, Store):
     """A store in one SQLite file. Several processes on one host may open the same file."""
 
     def __init__(
@@ -788,9 +788,6 @@ class SQLiteStore(Store):
 
         return await self._write(body)
 
-    def change_marker(self) -> Marker:
-        return self._signal.marker()
-
     async def wait_for_change(
         self,
         max_wait: float,
@@ -800,7 +797,7 @@ class SQLiteStore(Store):
     ) -> bool:
         if self._watcher is None and self._reader is not None:
             self._watcher = asyncio.create_task(self._watch(), name="baton-sqlite-watch")
-        return await self._signal.wait(max_wait, topics, since)
+        return await super().wait_for_change(max_wait, topics=topics, since=since)
 
     async def _watch(self) -> None:
         """Turn other processes' commits into local wake-ups, while anyone is waiting.
