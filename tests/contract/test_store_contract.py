@@ -134,10 +134,11 @@ async def test_a_finished_trigger_removes_its_schedule(store: Store, clock: Cloc
 
 
 async def test_racing_firers_produce_one_run_per_tick(
-    store_kind: str, tmp_path: Path, clock: Clock
+    store_kind: str, tmp_path: Path, clock: Clock, request: pytest.FixtureRequest
 ) -> None:
-    """Four store handles (separate connection pools on SQLite) fire the same due ticks."""
-    handles = [make_store(store_kind, tmp_path, clock) for _ in range(4)]
+    """Four store handles (separate connections) fire the same due ticks at once."""
+    url = request.getfixturevalue("redis_url") if store_kind == "redis" else ""
+    handles = [make_store(store_kind, tmp_path, clock, url) for _ in range(4)]
     if store_kind == "memory":
         handles = [handles[0]] * 4
     for handle in handles:

@@ -51,7 +51,9 @@ def recorder() -> Recorder:
 
 
 @pytest.fixture
-def store_url(store_kind: str, tmp_path: Path) -> str:
+def store_url(store_kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    if store_kind == "redis":
+        return str(request.getfixturevalue("redis_url"))
     return "memory://" if store_kind == "memory" else f"sqlite:///{tmp_path}/baton.db"
 
 

@@ -9,7 +9,8 @@ from baton.store.base import Store
 
 
 def store_from_url(url: str) -> Store:
-    """Build the store a URL names: ``sqlite:///path``, ``memory://``.
+    """Build the store a URL names: ``sqlite:///path``, ``redis://host:6379/1``
+    (``rediss://`` for TLS, ``?prefix=app:`` for the key prefix), ``memory://``.
 
     The concrete store module is imported only when its scheme is used, so that an
     optional driver is needed only by those who use it.
@@ -28,10 +29,15 @@ def store_from_url(url: str) -> Store:
         from baton.store.memory import MemoryStore
 
         return MemoryStore()
-    if scheme in ("redis", "rediss", "postgresql"):
-        raise ConfigurationError(f"the {scheme} store is not available in this version of baton")
+    if scheme in ("redis", "rediss"):
+        from baton.store.redis import RedisStore
+
+        return RedisStore(url)
+    if scheme == "postgresql":
+        raise ConfigurationError("the postgresql store is not available in this version of baton")
     raise ConfigurationError(
-        f"unknown store URL scheme {scheme!r} in {url!r} (use sqlite:///path or memory://)"
+        f"unknown store URL scheme {scheme!r} in {url!r} "
+        "(use sqlite:///path, redis://host:port/db or memory://)"
     )
 
 

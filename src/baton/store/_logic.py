@@ -12,7 +12,7 @@ from typing import Any
 
 from baton import events
 from baton.model import Run, RunError, RunState, Schedule, run_id_for_fire
-from baton.store.base import Completion, FirePlan
+from baton.store.base import Completion, FirePlan, RunFilter, ScheduleFilter
 
 LEASE_EXPIRED = RunError(
     type="LeaseExpired",
@@ -150,3 +150,20 @@ def run_event(run: Run) -> tuple[str, dict[str, Any]]:
     if run.owner:
         data["node"] = run.owner
     return kind, data
+
+
+def schedule_matches(schedule: Schedule, flt: ScheduleFilter) -> bool:
+    return (
+        (flt.type is None or schedule.type == flt.type)
+        and (flt.state is None or schedule.state == flt.state)
+        and (flt.id_prefix is None or schedule.id.startswith(flt.id_prefix))
+    )
+
+
+def run_matches(run: Run, flt: RunFilter) -> bool:
+    return (
+        (flt.schedule_id is None or run.schedule_id == flt.schedule_id)
+        and (flt.type is None or run.type == flt.type)
+        and (not flt.states or run.state in flt.states)
+        and (flt.since is None or run.created_at >= flt.since)
+    )

@@ -96,7 +96,7 @@ class MemoryStore(Signalled, Store):
             (
                 s
                 for s in self._schedules.values()
-                if _schedule_matches(s, flt) and (cursor is None or s.id > cursor)
+                if _logic.schedule_matches(s, flt) and (cursor is None or s.id > cursor)
             ),
             key=lambda s: s.id,
         )
@@ -333,7 +333,7 @@ class MemoryStore(Signalled, Store):
             (
                 r
                 for r in self._runs.values()
-                if _run_matches(r, flt) and (before is None or self._run_seq[r.id] < before)
+                if _logic.run_matches(r, flt) and (before is None or self._run_seq[r.id] < before)
             ),
             key=lambda r: -self._run_seq[r.id],
         )
@@ -384,20 +384,3 @@ class MemoryStore(Signalled, Store):
             dropped = max(len(self._events) - keep, 0)
             del self._events[:dropped]
             return dropped
-
-
-def _schedule_matches(schedule: Schedule, flt: ScheduleFilter) -> bool:
-    return (
-        (flt.type is None or schedule.type == flt.type)
-        and (flt.state is None or schedule.state == flt.state)
-        and (flt.id_prefix is None or schedule.id.startswith(flt.id_prefix))
-    )
-
-
-def _run_matches(run: Run, flt: RunFilter) -> bool:
-    return (
-        (flt.schedule_id is None or run.schedule_id == flt.schedule_id)
-        and (flt.type is None or run.type == flt.type)
-        and (not flt.states or run.state in flt.states)
-        and (flt.since is None or run.created_at >= flt.since)
-    )

@@ -1,0 +1,169 @@
+-- Shared by every baton script; the loader puts it in front of each script body.
+--
+-- Invariants kept by all scripts (see baton/store/redis.py for the key map):
+--   * a run is in exactly one of: P.ready / P.delayed (claimable), P.leases (running),
+--     P.fin (finished), keyed by run id;
+--   * P.conc[schedule id] counts that schedule's runs in P.leases;
+--   * every timestamp is integer microseconds of the Redis clock (TIME), written with
+--     fmt() so that Lua's number formatting never rounds it;
+--   * every state change appends its event to the stream P.ev in the same script.
+-- ARGV[1] is the key prefix, ARGV[2] the event stream's length bound, ARGV[3] a clock
+-- override for tests ('' = Redis TIME, always in production), ARGV[4] the caller's
+-- origin id (its own wake-up notices come back to it and are ignored); a script's own
+-- arguments start at ARGV[5].
+
+local P = ARGV[1]
+local MAXEV = ARGV[2]
+local BAND = 4398046511104 -- 2^42: one priority band of the ready set's scores
+local EPOCH_MS = 1577836800000 -- 2020-01-01, origin of the due times in ready scores
+
+local function fmt(n)
+  return string.format('%.0f', n)
+end
+
+local function clock()
+  if ARGV[3] ~= '' then return tonumber(ARGV[3]) end
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000000 + tonumber(t[2])
+end
+
+local NOW = clock()
+
+local function emit(kind, subject, data)
+  redis.call('XADD', P .. 'ev', 'MAXLEN', '~', MAXEV, '*',
+    'k', kind, 's', subject, 'd', cjson.encode(data), 't', fmt(NOW))
+end
+
+local function wake(topic)
+  redis.call('PUBLISH', P .. 'wake', topic .. ' ' .. ARGV[4])
+end
+
+local function ready_score(pri, due)
+  return (1000 - pri) * BAND + (math.floor(due / 1000) - EPOCH_MS)
+end
+
+local function rkey(id)
+  return P .. 'r:' .. id
+end
+
+-- Put a claimable run in the ready set (due now) or the delayed set (due later).
+local function enqueue(id, pri, due)
+  if due <= NOW then
+    redis.call('ZADD', P .. 'ready', fmt(ready_score(pri, due)), id)
+  else
+    redis.call('ZADD', P .. 'delayed', fmt(due), id)
+  end
+end
+
+local function run_event(kind, id)
+  local f = redis.call('HMGET', rkey(id), 'sid', 'type', 'att', 'st', 'own', 'err')
+  local data = { type = f[2], attempt = tonumber(f[3]), state = f[4] }
+  if f[1] and f[1] ~= '' then data.schedule_id = f[1] else data.schedule_id = cjson.null end
+  if f[5] and f[5] ~= '' then data.node = f[5] end
+  if f[6] and f[6] ~= '' then data.error = cjson.decode(f[6])['type'] end
+  emit(kind, id, data)
+end
+
+-- Create a queued run from a flat {field, value, ...} list unless its id exists.
+local function create_run(id, fields)
+  local key = rkey(id)
+  if redis.call('EXISTS', key) == 1 then
+    return 0
+  end
+  redis.call('HSET', key, unpack(fields))
+  local seq = redis.call('INCR', P .. 'seq')
+  redis.call('HSET', key, 'seq', seq)
+  redis.call('ZADD', P .. 'runs', seq, id)
+  local f = redis.call('HMGET', key, 'pri', 'due')
+  enqueue(id, tonumber(f[1]), tonumber(f[2]))
+  run_event('run.queued', id)
+  return 1
+end
+
+local function conc_add(sid, delta)
+  if sid and sid ~= '' then
+    local left = redis.call('HINCRBY', P .. 'conc', sid, delta)
+    if left <= 0 then
+      redis.call('HDEL', P .. 'conc', sid)
+    end
+  end
+end
+
+-- Move delayed runs due by `untl` into the ready set.
+local function promote(untl)
+  local due = redis.call('ZRANGEBYSCORE', P .. 'delayed', '-inf', fmt(untl), 'LIMIT', 0, 1000)
+  for _, id in ipairs(due) do
+    local f = redis.call('HMGET', rkey(id), 'pri', 'due')
+    redis.call('ZREM', P .. 'delayed', id)
+    redis.call('ZADD', P .. 'ready', fmt(ready_score(tonumber(f[1]), tonumber(f[2]))), id)
+  end
+end
+
+-- Lease up to `limit` ready runs due by NOW + horizon to `owner`, in ready order
+-- (priority, then due time), skipping runs whose schedule is at its max_concurrent.
+-- `tokens` holds one fresh lease token per possible claim. Returns HGETALL replies.
+local function claim(owner, limit, lease, horizon, tokens)
+  local untl = NOW + horizon
+  promote(untl)
+  local out = {}
+  local taken = {}
+  local offset = 0
+  local page = limit * 2 + 8
+  while #out < limit do
+    local ids = redis.call('ZRANGE', P .. 'ready', offset, offset + page - 1)
+    for _, id in ipairs(ids) do
+      if #out >= limit then break end
+      local key = rkey(id)
+      local f = redis.call('HMGET', key, 'sid', 'mc', 'due')
+      local due = tonumber(f[3])
+      local ok = due <= untl
+      if ok and f[1] and f[1] ~= '' then
+        local running = tonumber(redis.call('HGET', P .. 'conc', f[1]) or '0')
+        ok = running < tonumber(f[2])
+      end
+      if ok then
+        local start = NOW
+        if due > start then start = due end
+        redis.call('HSET', key, 'st', 'running', 'own', owner, 'tok', tokens[#out + 1],
+          'lease', fmt(NOW + lease), 's', fmt(start), 'f', '')
+        redis.call('ZADD', P .. 'leases', fmt(NOW + lease), id)
+        conc_add(f[1], 1)
+        taken[#taken + 1] = id
+        run_event('run.started', id)
+        out[#out + 1] = redis.call('HGETALL', key)
+      end
+    end
+    if #ids < page then break end
+    offset = offset + page
+  end
+  for _, id in ipairs(taken) do
+    redis.call('ZREM', P .. 'ready', id)
+  end
+  return out
+end
+
+-- Remove a schedule and cancel its claimable runs (a job ended its own schedule).
+local function stop_schedule(sid, reason)
+  if redis.call('HDEL', P .. 's', sid) == 1 then
+    redis.call('ZREM', P .. 'due', sid)
+    emit('schedule.removed', sid, { reason = reason })
+    wake('schedules')
+  end
+  for _, set in ipairs({ 'ready', 'delayed' }) do
+    local ids = redis.call('ZRANGE', P .. set, 0, -1)
+    for _, id in ipairs(ids) do
+      if redis.call('HGET', rkey(id), 'sid') == sid then
+        redis.call('ZREM', P .. set, id)
+        redis.call('HSET', rkey(id), 'st', 'cancelled', 'f', fmt(NOW),
+          'note', 'schedule stopped: ' .. reason)
+        redis.call('ZADD', P .. 'fin', fmt(NOW), id)
+        run_event('run.cancelled', id)
+      end
+    end
+  end
+end
+
+local function version_of(raw)
+  if not raw then return nil end
+  return cjson.decode(raw)['v']
+end

@@ -1,0 +1,34 @@
+-- Record outcomes of attempts, each only if its lease token still matches.
+-- ARGV: json list of {id, tok, st, err, note, delay (us), stop ('' = no)}.
+-- Returns a list of 0/1.
+local results = {}
+local retried, finished = false, false
+for i, c in ipairs(cjson.decode(ARGV[5])) do
+  local key = rkey(c.id)
+  local f = redis.call('HMGET', key, 'st', 'tok', 'sid', 'att', 'pri')
+  if f[1] == 'running' and f[2] == c.tok then
+    redis.call('ZREM', P .. 'leases', c.id)
+    conc_add(f[3], -1)
+    redis.call('HSET', key, 'st', c.st, 'tok', '', 'lease', '', 'f', fmt(NOW),
+      'err', c.err, 'note', c.note)
+    if c.st == 'retrying' then
+      local due = NOW + c.delay
+      redis.call('HSET', key, 'att', tonumber(f[4]) + 1, 'due', fmt(due))
+      enqueue(c.id, tonumber(f[5]), due)
+      retried = true
+    else
+      redis.call('ZADD', P .. 'fin', fmt(NOW), c.id)
+    end
+    finished = true
+    run_event('run.' .. c.st, c.id)
+    if c.stop ~= '' and f[3] and f[3] ~= '' then
+      stop_schedule(f[3], c.stop)
+    end
+    results[i] = 1
+  else
+    results[i] = 0
+  end
+end
+if finished then wake('done') end
+if retried then wake('queue') end
+return results

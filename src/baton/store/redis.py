@@ -1,0 +1,702 @@
+"""The Redis store: many nodes on many hosts, every multi-key step one Lua script.
+
+Keys, under a prefix (default ``baton:``)::
+
+    meta          HASH   schema name and version
+    s             HASH   schedule id -> schedule JSON (no next fire time; see ``due``)
+    due           ZSET   active schedule id -> next fire time (us)
+    r:<run id>    HASH   one run's fields (see ``_RUN_FIELDS``)
+    runs          ZSET   run id -> creation sequence (history, newest last)
+    seq           STRING the creation sequence counter
+    ready         ZSET   claimable run id -> (1000 - priority) * 2^42 + due ms since 2020
+    delayed       ZSET   claimable run id not yet due -> due time (us)
+    leases        ZSET   running run id -> lease expiry (us)
+    conc          HASH   schedule id -> its running runs (for max_concurrent)
+    fin           ZSET   finished run id -> finish time (us), for retention
+    ev            STREAM the event log, bounded (MAXLEN ~)
+    nodes, hb     HASH   node name -> node JSON, -> last heartbeat (us)
+    wake          pub/sub channel: topics of changes, for other nodes' wake-ups
+
+The scripts live in ``lua/``; each is the shared ``_prelude.lua`` followed by its body,
+loaded with SCRIPT LOAD and called with EVALSHA (re-loaded after NOSCRIPT). Every
+timestamp a script writes comes from Redis ``TIME``. Schedules are written with a
+compare-and-set on their version: the node reads, plans in Python, and the script
+commits only if the version is unchanged.
+
+Only a single Redis (or a primary with replicas) is supported: scripts compute their
+keys, which Redis Cluster does not allow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import suppress
+from datetime import UTC, datetime, timedelta
+from importlib import resources
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from baton.errors import ConfigurationError, ScheduleExistsError, StoreError, StoreVersionError
+from baton.model import (
+    Event,
+    NodeInfo,
+    Page,
+    Policy,
+    Run,
+    RunError,
+    RunState,
+    Schedule,
+    ScheduleState,
+)
+from baton.store import _logic
+from baton.store._signal import TOPICS, ChangeSignal, Signalled
+from baton.store.base import (
+    ClaimRequest,
+    Completion,
+    Fired,
+    LeaseStatus,
+    Planner,
+    RunFilter,
+    ScheduleFilter,
+    Store,
+)
+
+try:
+    import redis.asyncio as aioredis
+    from redis.asyncio.retry import Retry
+    from redis.backoff import ExponentialBackoff
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import RedisError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+except ImportError as exc:  # pragma: no cover - exercised only without the extra
+    raise ConfigurationError("the Redis store needs redis-py: pip install 'baton[redis]'") from exc
+
+log = logging.getLogger("baton.store.redis")
+
+SCHEMA_VERSION = 1
+_SCRIPTS = (
+    "put_schedule",
+    "remove_schedule",
+    "fire",
+    "enqueue",
+    "claim",
+    "extend",
+    "complete",
+    "release",
+    "reap",
+    "cancel",
+    "prune",
+    "append_event",
+    "heartbeat",
+)
+_LIST_BATCH = 500
+
+
+def _us(moment: datetime | None) -> str:
+    return "" if moment is None else str(round(moment.timestamp() * 1_000_000))
+
+
+def _dt(value: str | bytes | float | None) -> datetime | None:
+    if value is None or value == "":
+        return None
+    seconds, micros = divmod(int(float(value)), 1_000_000)
+    return datetime.fromtimestamp(seconds, UTC).replace(microsecond=micros)
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+class RedisStore(Signalled, Store):
+    """A store in one Redis database, shared by any number of nodes on any hosts."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str = "baton:",
+        max_events: int = 100_000,
+        socket_timeout: float = 10.0,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        """``clock`` is for tests only: it replaces Redis ``TIME`` in every script."""
+        self.url, self.prefix = _split_prefix(url, prefix)
+        self._clock = clock
+        self.max_events = max_events
+        self._socket_timeout = socket_timeout
+        self._redis: aioredis.Redis | None = None
+        self._scripts: dict[str, Any] = {}
+        self._signal = ChangeSignal()
+        self._listener: asyncio.Task[None] | None = None
+        self._origin = secrets.token_hex(6)
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    async def open(self) -> None:
+        if self._redis is not None:
+            return
+        self._redis = aioredis.from_url(
+            self.url,
+            decode_responses=True,
+            socket_timeout=self._socket_timeout,
+            socket_connect_timeout=self._socket_timeout,
+            retry=Retry(ExponentialBackoff(cap=2.0, base=0.05), retries=8),
+            retry_on_error=[RedisConnectionError, RedisTimeoutError, ConnectionError],
+            health_check_interval=15,
+        )
+        try:
+            await self._check_schema()
+        except BaseException:
+            await self.close()
+            raise
+        for name in _SCRIPTS:
+            self._scripts[name] = self._redis.register_script(_script_source(name))
+        self._listener = asyncio.create_task(self._listen(), name="baton-redis-wake")
+
+    async def close(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._listener
+            self._listener = None
+        if self._redis is not None:
+            await self._redis.aclose()
+            self._redis = None
+
+    async def _check_schema(self) -> None:
+        found = await self._call(self.r.hgetall(self.prefix + "meta"))
+        if not found:
+            await self._call(
+                self.r.hset(
+                    self.prefix + "meta",
+                    mapping={"schema": "baton", "version": str(SCHEMA_VERSION)},
+                )
+            )
+            return
+        if found.get("schema") != "baton":
+            raise StoreVersionError(f"{self.prefix}meta in {self.url} is not a baton store's")
+        version = int(found.get("version", "0"))
+        if version > SCHEMA_VERSION:
+            raise StoreVersionError(
+                f"the keys under {self.prefix!r} were written by a newer baton (schema "
+                f"version {version}; this version reads up to {SCHEMA_VERSION}): upgrade baton"
+            )
+
+    @property
+    def r(self) -> aioredis.Redis:
+        if self._redis is None:
+            raise StoreError("the store is not open (use 'async with store')")
+        return self._redis
+
+    async def _call(self, awaitable: Any) -> Any:
+        try:
+            return await awaitable
+        except RedisError as exc:
+            raise StoreError(f"Redis error on {_safe(self.url)}: {exc}") from exc
+        except OSError as exc:
+            raise StoreError(f"cannot reach Redis at {_safe(self.url)}: {exc}") from exc
+
+    async def _script(self, name: str, *args: Any) -> Any:
+        override = _us(self._clock()) if self._clock else ""
+        return await self._call(
+            self._scripts[name](args=[self.prefix, self.max_events, override, self._origin, *args])
+        )
+
+    async def now(self) -> datetime:
+        if self._clock is not None:
+            return self._clock()
+        seconds, micros = await self._call(self.r.time())
+        return datetime.fromtimestamp(int(seconds), UTC).replace(microsecond=int(micros))
+
+    # -- wake-ups ------------------------------------------------------------------------
+
+    async def _listen(self) -> None:
+        """Turn other nodes' change notices into local wake-ups; resubscribe after outages."""
+        channel = self.prefix + "wake"
+        delay = 0.05
+        first = True
+        while True:
+            pubsub = self.r.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(channel)
+                if not first:
+                    self._signal.bump()  # notices may have been missed while away
+                first, delay = False, 0.05
+                async for message in pubsub.listen():
+                    topic, _, origin = str(message.get("data", "")).partition(" ")
+                    if topic in TOPICS and origin != self._origin:
+                        self._signal.bump(topic)
+            except asyncio.CancelledError:
+                raise
+            except (RedisError, OSError) as exc:
+                log.warning("lost the Redis wake-up channel (%s); retrying in %.1fs", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+            finally:
+                with suppress(Exception):
+                    await pubsub.aclose()
+
+    # -- records -------------------------------------------------------------------------
+
+    def _schedule_json(self, schedule: Schedule) -> str:
+        doc: dict[str, Any] = {
+            "v": schedule.version,
+            "t": schedule.type,
+            "p": schedule.payload,
+            "tr": schedule.trigger,
+            "c": int(_us(schedule.created_at)),
+        }
+        policy = schedule.policy.model_dump(mode="json", exclude_defaults=True)
+        if policy:
+            doc["po"] = policy
+        if schedule.state is not ScheduleState.ACTIVE:
+            doc["st"] = schedule.state.value
+        if schedule.last_fire_at is not None:
+            doc["l"] = int(_us(schedule.last_fire_at))
+        if schedule.updated_at != schedule.created_at:
+            doc["u"] = int(_us(schedule.updated_at))
+        return _dumps(doc)
+
+    @staticmethod
+    def _schedule(sid: str, raw: str, next_us: float | None) -> Schedule:
+        doc = json.loads(raw)
+        created = _dt(doc["c"])
+        return Schedule.model_construct(
+            id=sid,
+            type=doc["t"],
+            payload=doc["p"],
+            trigger=doc["tr"],
+            policy=Policy.model_validate(doc.get("po", {})),
+            state=ScheduleState(doc.get("st", "active")),
+            next_fire_at=_dt(next_us),
+            last_fire_at=_dt(doc.get("l")),
+            version=doc["v"],
+            created_at=created,
+            updated_at=_dt(doc["u"]) if "u" in doc else created,
+        )
+
+    @staticmethod
+    def _run_fields(run: Run) -> list[str]:
+        policy = run.policy
+        fields = {
+            "id": run.id,
+            "sid": run.schedule_id or "",
+            "type": run.type,
+            "payload": _dumps(run.payload),
+            "policy": policy.model_dump_json(exclude_defaults=True),
+            "pri": str(policy.priority),
+            "mc": str(policy.max_concurrent),
+            "mx": str(policy.retry.max_attempts),
+            "fire": _us(run.fire_at),
+            "due": _us(run.due_at),
+            "att": str(run.attempt),
+            "st": run.state.value,
+            "cr": "0",
+            "c": _us(run.created_at),
+        }
+        return [item for pair in fields.items() for item in pair]
+
+    @staticmethod
+    def _run(run_id: str, flat: Sequence[str] | Mapping[str, str]) -> Run:
+        f = flat if isinstance(flat, Mapping) else dict(zip(flat[::2], flat[1::2], strict=True))
+        err = f.get("err")
+        return Run.model_construct(
+            id=run_id,
+            schedule_id=f.get("sid") or None,
+            type=f["type"],
+            payload=json.loads(f["payload"]),
+            policy=_policy(f["policy"]),
+            fire_at=_dt(f["fire"]),
+            due_at=_dt(f["due"]),
+            attempt=int(f["att"]),
+            state=RunState(f["st"]),
+            owner=f.get("own") or None,
+            lease_token=f.get("tok") or None,
+            lease_expires_at=_dt(f.get("lease")),
+            cancel_requested=f.get("cr") == "1",
+            created_at=_dt(f["c"]),
+            started_at=_dt(f.get("s")),
+            finished_at=_dt(f.get("f")),
+            error=RunError.model_validate_json(err) if err else None,
+            note=f.get("note") or None,
+        )
+
+    def _runs_from_replies(self, replies: Iterable[Sequence[str]]) -> list[Run]:
+        out = []
+        for flat in replies:
+            fields = dict(zip(flat[::2], flat[1::2], strict=True))
+            out.append(self._run(fields["id"], fields))
+        return out
+
+    # -- schedules -----------------------------------------------------------------------
+
+    async def add_schedule(self, schedule: Schedule, *, replace: bool = False) -> Schedule:
+        for _ in range(100):
+            raw = await self._call(self.r.hget(self.prefix + "s", schedule.id))
+            old = json.loads(raw)["v"] if raw else None
+            if old is not None and not replace:
+                raise ScheduleExistsError(schedule.id)
+            stored = schedule.model_copy(update={"version": (old or 0) + 1})
+            kind = "schedule.replaced" if old is not None else "schedule.added"
+            nxt = _us(stored.next_fire_at) if stored.state is ScheduleState.ACTIVE else ""
+            result = await self._script(
+                "put_schedule",
+                schedule.id,
+                "" if old is None else old,
+                self._schedule_json(stored),
+                nxt,
+                kind,
+                _dumps({"type": schedule.type}),
+            )
+            if result == "ok":
+                self._signal.bump("schedules")
+                return stored
+            if result == "exists" and not replace:
+                raise ScheduleExistsError(schedule.id)
+        raise StoreError(f"schedule {schedule.id!r} kept changing while it was written")
+
+    async def get_schedule(self, schedule_id: str) -> Schedule | None:
+        async with self.r.pipeline(transaction=False) as pipe:
+            pipe.hget(self.prefix + "s", schedule_id)
+            pipe.zscore(self.prefix + "due", schedule_id)
+            raw, nxt = await self._call(pipe.execute())
+        return self._schedule(schedule_id, raw, nxt) if raw else None
+
+    async def _schedules(self, ids: list[str]) -> list[Schedule]:
+        if not ids:
+            return []
+        async with self.r.pipeline(transaction=False) as pipe:
+            pipe.hmget(self.prefix + "s", ids)
+            pipe.zmscore(self.prefix + "due", ids)
+            raws, nexts = await self._call(pipe.execute())
+        return [
+            self._schedule(i, raw, n) for i, raw, n in zip(ids, raws, nexts, strict=True) if raw
+        ]
+
+    async def list_schedules(
+        self, flt: ScheduleFilter | None = None, *, cursor: str | None = None, limit: int = 100
+    ) -> Page[Schedule]:
+        flt = flt or ScheduleFilter()
+        ids = sorted(await self._call(self.r.hkeys(self.prefix + "s")))
+        if flt.id_prefix:
+            ids = [i for i in ids if i.startswith(flt.id_prefix)]
+        if cursor is not None:
+            ids = [i for i in ids if i > cursor]
+        items: list[Schedule] = []
+        for start in range(0, len(ids), _LIST_BATCH):
+            batch = await self._schedules(ids[start : start + _LIST_BATCH])
+            items += [s for s in batch if _logic.schedule_matches(s, flt)]
+            if len(items) > limit:
+                break
+        page = items[:limit]
+        more = len(items) > limit
+        return Page[Schedule](items=page, next_cursor=page[-1].id if more else None)
+
+    async def remove_schedule(self, schedule_id: str, *, reason: str) -> bool:
+        removed = await self._script("remove_schedule", schedule_id, reason)
+        if removed:
+            self._signal.bump("schedules")
+        return bool(removed)
+
+    async def set_schedule_state(
+        self, schedule_id: str, state: ScheduleState, *, next_fire_at: datetime | None
+    ) -> Schedule | None:
+        for _ in range(100):
+            old = await self.get_schedule(schedule_id)
+            if old is None:
+                return None
+            new = old.model_copy(
+                update={
+                    "state": state,
+                    "next_fire_at": next_fire_at,
+                    "version": old.version + 1,
+                    "updated_at": await self.now(),
+                }
+            )
+            kind = "schedule.paused" if state is ScheduleState.PAUSED else "schedule.resumed"
+            nxt = _us(next_fire_at) if state is ScheduleState.ACTIVE else ""
+            result = await self._script(
+                "put_schedule", schedule_id, old.version, self._schedule_json(new), nxt, kind, "{}"
+            )
+            if result == "ok":
+                self._signal.bump("schedules")
+                return new
+        raise StoreError(f"schedule {schedule_id!r} kept changing while it was written")
+
+    async def next_fire_time(self) -> datetime | None:
+        first = await self._call(self.r.zrange(self.prefix + "due", 0, 0, withscores=True))
+        return _dt(first[0][1]) if first else None
+
+    async def fire_due(
+        self,
+        *,
+        limit: int,
+        planner: Planner,
+        claim: ClaimRequest | None = None,
+        horizon: timedelta = timedelta(0),
+    ) -> Fired:
+        now = await self.now()
+        until = now + horizon
+        ids = await self._call(
+            self.r.zrangebyscore(self.prefix + "due", "-inf", _us(until), start=0, num=limit)
+        )
+        plans = []
+        for schedule in await self._schedules(ids):
+            if schedule.state is not ScheduleState.ACTIVE or schedule.next_fire_at is None:
+                continue
+            plan = planner(schedule, until)
+            runs = _logic.runs_from_plan(schedule, plan, now)
+            fired = _logic.fired_schedule(schedule, plan, now)
+            finished = plan.next_fire_at is None
+            plans.append(
+                {
+                    "id": schedule.id,
+                    "v": schedule.version,
+                    "json": "" if finished else self._schedule_json(fired),
+                    "next": _us(plan.next_fire_at),
+                    "runs": [[r.id, *self._run_fields(r)] for r in runs],
+                    "skipped": _logic.misfire_event(schedule, plan),
+                }
+            )
+        if not plans and claim is None:
+            return Fired(created=[])
+        claim_args: list[Any] = [""]
+        if claim is not None and claim.limit > 0:
+            claim_args = [
+                claim.owner,
+                claim.limit,
+                _micros(claim.lease),
+                _micros(claim.horizon),
+                *(secrets.token_hex(8) for _ in range(claim.limit)),
+            ]
+        created_ids, claimed = await self._script("fire", _dumps(plans), *claim_args)
+        made = set(created_ids)
+        created = (
+            [r for plan in plans for r in self._plan_runs(plan) if r.id in made] if made else []
+        )
+        fired = Fired(created=created, claimed=self._runs_from_replies(claimed))
+        if len(fired.created) > len(fired.claimed):
+            self._signal.bump("queue")
+        return fired
+
+    def _plan_runs(self, plan: dict[str, Any]) -> list[Run]:
+        out = []
+        for run in plan["runs"]:
+            rid, *flat = run
+            out.append(self._run(rid, dict(zip(flat[::2], flat[1::2], strict=True))))
+        return out
+
+    # -- runs ----------------------------------------------------------------------------
+
+    async def enqueue_run(self, run: Run) -> tuple[Run, bool]:
+        made, flat = await self._script("enqueue", run.id, *self._run_fields(run))
+        if made:
+            self._signal.bump("queue")
+        return self._run(run.id, flat), bool(made)
+
+    async def claim_runs(
+        self, *, owner: str, limit: int, lease: timedelta, horizon: timedelta = timedelta(0)
+    ) -> list[Run]:
+        if limit <= 0:
+            return []
+        tokens = [secrets.token_hex(8) for _ in range(limit)]
+        replies = await self._script(
+            "claim", owner, limit, _micros(lease), _micros(horizon), *tokens
+        )
+        return self._runs_from_replies(replies)
+
+    async def next_due_run_time(self) -> datetime | None:
+        async with self.r.pipeline(transaction=False) as pipe:
+            pipe.zcard(self.prefix + "ready")
+            pipe.zrange(self.prefix + "delayed", 0, 0, withscores=True)
+            ready, delayed = await self._call(pipe.execute())
+        if ready:
+            return await self.now()
+        return _dt(delayed[0][1]) if delayed else None
+
+    async def extend_leases(
+        self, *, owner: str, tokens: Mapping[str, str], lease: timedelta
+    ) -> LeaseStatus:
+        if not tokens:
+            return LeaseStatus()
+        pairs = [item for pair in tokens.items() for item in pair]
+        kept, cancel = await self._script("extend", _micros(lease), *pairs)
+        return LeaseStatus(kept=frozenset(kept), cancel_requested=frozenset(cancel))
+
+    async def complete_runs(self, completions: Sequence[Completion]) -> list[bool]:
+        if not completions:
+            return []
+        items = [
+            {
+                "id": c.run_id,
+                "tok": c.lease_token,
+                "st": c.state.value,
+                "err": c.error.model_dump_json() if c.error else "",
+                "note": c.note or "",
+                "delay": _micros(c.retry_delay),
+                "stop": c.stop_schedule if c.stop_schedule is not None else "",
+            }
+            for c in completions
+        ]
+        results = await self._script("complete", _dumps(items))
+        self._signal.bump("done")
+        if any(c.state is RunState.RETRYING for c in completions):
+            self._signal.bump("queue")
+        if any(c.stop_schedule is not None for c in completions):
+            self._signal.bump("schedules")
+        return [bool(r) for r in results]
+
+    async def release_runs(self, *, owner: str, tokens: Mapping[str, str]) -> int:
+        if not tokens:
+            return 0
+        pairs = [item for pair in tokens.items() for item in pair]
+        count = int(await self._script("release", owner, *pairs))
+        if count:
+            self._signal.bump("queue")
+        return count
+
+    async def reap_expired(self, *, limit: int = 1000) -> list[Run]:
+        replies = await self._script("reap", limit, _logic.LEASE_EXPIRED.model_dump_json())
+        reaped = self._runs_from_replies(replies)
+        if reaped:
+            self._signal.bump("queue", "done")
+        return reaped
+
+    async def cancel_run(self, run_id: str, *, reason: str) -> Run | None:
+        flat = await self._script("cancel", run_id, reason)
+        return self._run(run_id, flat) if flat else None
+
+    async def get_run(self, run_id: str) -> Run | None:
+        flat = await self._call(self.r.hgetall(self.prefix + "r:" + run_id))
+        return self._run(run_id, flat) if flat else None
+
+    async def list_runs(
+        self, flt: RunFilter | None = None, *, cursor: str | None = None, limit: int = 100
+    ) -> Page[Run]:
+        flt = flt or RunFilter()
+        top = f"({int(cursor)}" if cursor else "+inf"
+        items: list[tuple[int, Run]] = []
+        while len(items) <= limit:
+            batch = await self._call(
+                self.r.zrevrangebyscore(
+                    self.prefix + "runs", top, "-inf", start=0, num=_LIST_BATCH, withscores=True
+                )
+            )
+            if not batch:
+                break
+            async with self.r.pipeline(transaction=False) as pipe:
+                for rid, _ in batch:
+                    pipe.hgetall(self.prefix + "r:" + rid)
+                flats = await self._call(pipe.execute())
+            for (rid, seq), flat in zip(batch, flats, strict=True):
+                if flat:
+                    run = self._run(rid, flat)
+                    if _logic.run_matches(run, flt):
+                        items.append((int(seq), run))
+            top = f"({int(batch[-1][1])}"
+            if len(batch) < _LIST_BATCH:
+                break
+        page = items[:limit]
+        more = len(items) > limit
+        return Page[Run](items=[r for _, r in page], next_cursor=str(page[-1][0]) if more else None)
+
+    async def prune_runs(self, *, keep: int, older_than: timedelta) -> int:
+        cutoff = _us(await self.now() - older_than)
+        total = 0
+        while True:
+            n = int(await self._script("prune", cutoff, keep, 5000))
+            total += n
+            if n < 5000:
+                return total
+
+    # -- nodes and events ----------------------------------------------------------------
+
+    async def heartbeat(self, node: NodeInfo) -> None:
+        info = node.model_dump_json(exclude={"heartbeat_at"})
+        await self._script("heartbeat", node.name, info)
+
+    async def list_nodes(self) -> list[NodeInfo]:
+        async with self.r.pipeline(transaction=False) as pipe:
+            pipe.hgetall(self.prefix + "nodes")
+            pipe.hgetall(self.prefix + "hb")
+            infos, beats = await self._call(pipe.execute())
+        return [
+            NodeInfo.model_validate(
+                {**json.loads(infos[name]), "heartbeat_at": _dt(beats.get(name))}
+            )
+            for name in sorted(infos)
+            if name in beats
+        ]
+
+    async def remove_node(self, name: str) -> None:
+        async with self.r.pipeline(transaction=True) as pipe:
+            pipe.hdel(self.prefix + "nodes", name)
+            pipe.hdel(self.prefix + "hb", name)
+            await self._call(pipe.execute())
+
+    async def append_event(self, kind: str, subject: str, data: dict[str, Any]) -> Event:
+        event_id, at = await self._script("append_event", kind, subject, _dumps(data))
+        return Event(id=event_id, kind=kind, at=_dt(at), subject=subject, data=data)
+
+    async def read_events(self, *, after: str | None = None, limit: int = 100) -> list[Event]:
+        start = f"({after}" if after else "-"
+        try:
+            entries = await self._call(self.r.xrange(self.prefix + "ev", start, "+", count=limit))
+        except StoreError as exc:
+            if "Invalid stream ID" in str(exc):
+                raise StoreError(f"invalid cursor {after!r}") from None
+            raise
+        return [
+            Event(id=eid, kind=f["k"], at=_dt(f["t"]), subject=f["s"], data=json.loads(f["d"]))
+            for eid, f in entries
+        ]
+
+    async def prune_events(self, *, keep: int) -> int:
+        return int(
+            await self._call(self.r.xtrim(self.prefix + "ev", maxlen=keep, approximate=False))
+        )
+
+
+def _micros(delta: timedelta) -> int:
+    return round(delta.total_seconds() * 1_000_000)
+
+
+_POLICIES: dict[str, Policy] = {}
+
+
+def _policy(text: str) -> Policy:
+    """Policies repeat across thousands of runs; parse each distinct one once."""
+    found = _POLICIES.get(text)
+    if found is None:
+        found = Policy.model_validate_json(text)
+        if len(_POLICIES) < 1024:
+            _POLICIES[text] = found
+    return found
+
+
+def _script_source(name: str) -> str:
+    folder = resources.files("baton.store") / "lua"
+    prelude = (folder / "_prelude.lua").read_text()
+    return prelude + "\n" + (folder / f"{name}.lua").read_text()
+
+
+def _split_prefix(url: str, default: str) -> tuple[str, str]:
+    """Take ``?prefix=`` out of the URL: it is ours, not redis-py's."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query)
+    prefix = next((v for k, v in query if k == "prefix"), default)
+    rest = urlencode([(k, v) for k, v in query if k != "prefix"])
+    return urlunsplit(parts._replace(query=rest)), prefix
+
+
+def _safe(url: str) -> str:
+    """The URL without its password, for messages."""
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return url
