@@ -5,12 +5,22 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 DEMO_ARGS ?=
 
-.PHONY: demo test install lint bench clean
+.PHONY: demo test install system-deps lint bench clean
+
+# Servers and tools the tests start themselves (Debian/Ubuntu; needs root or sudo).
+SYSTEM_TOOLS := redis-server:redis-server faketime:faketime
+system-deps:
+	@missing=""; for pair in $(SYSTEM_TOOLS); do \
+		command -v $${pair%%:*} >/dev/null || missing="$$missing $${pair##*:}"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -e '.[test,redis]'
 	touch $@
 
 install: $(VENV)/.installed
@@ -23,7 +33,7 @@ lint: install
 	$(VENV)/bin/ruff format --check src tests benchmarks examples
 	$(VENV)/bin/lint-imports
 
-test: lint
+test: system-deps lint
 	$(VENV)/bin/pytest
 
 bench: install

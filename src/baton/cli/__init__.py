@@ -7,11 +7,21 @@ from datetime import timedelta
 from typing import Annotated
 
 import typer
+from rich.table import Table
 
 from baton.cli import jobs, runs
-from baton.cli.context import CliState, err_console, reporting_errors, run_async, state_of
+from baton.cli.context import (
+    CliState,
+    err_console,
+    out_console,
+    reporting_errors,
+    run_async,
+    state_of,
+)
 from baton.node import ROLES, NodeConfig
 from baton.settings import Settings
+from baton.store import store_from_url
+from baton.store.base import StoreReport
 
 app = typer.Typer(
     name="baton",
@@ -88,6 +98,31 @@ def worker(
             await baton.serve()
 
     run_async(go)
+
+
+@app.command()
+def check(ctx: typer.Context) -> None:
+    """Validate the store: settings that would lose jobs are refused (exit 1)."""
+    cli = state_of(ctx)
+
+    async def go() -> StoreReport:
+        async with store_from_url(cli.settings.store_url) as store:
+            return await store.check()
+
+    report = run_async(go)
+    table = Table(show_header=False, title="store")
+    table.add_column("fact", style="bold")
+    table.add_column("value", overflow="fold")
+    for name, value in report.facts.items():
+        table.add_row(name, value)
+    out_console.print(table)
+    for warning in report.warnings:
+        err_console.print(f"[yellow]warning:[/] {warning}")
+    for problem in report.problems:
+        err_console.print(f"[bold red]problem:[/] {problem}")
+    if report.problems:
+        raise typer.Exit(1)
+    out_console.print("[green]ok[/]")
 
 
 def main() -> None:

@@ -108,6 +108,16 @@ class RunFilter:
     since: datetime | None = None
 
 
+@dataclass(frozen=True, kw_only=True)
+class StoreReport:
+    """What :meth:`Store.check` found: facts to show, warnings, and problems that make
+    the store unsafe to use (each problem is reason enough to refuse it)."""
+
+    facts: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
 class Store(abc.ABC):
     """The persistence contract every backend implements, verified by one test suite.
 
@@ -137,6 +147,12 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def close(self) -> None:
         """Release connections. Idempotent."""
+
+    async def check(self) -> StoreReport:
+        """Inspect the store's configuration and contents; never changes anything."""
+        schedules = await self.list_schedules(limit=1000)
+        count = f"{len(schedules.items)}{'+' if schedules.next_cursor else ''}"
+        return StoreReport(facts={"store": type(self).__name__, "schedules": count})
 
     @abc.abstractmethod
     async def now(self) -> datetime:

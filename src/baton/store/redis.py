@@ -63,6 +63,7 @@ from baton.store.base import (
     RunFilter,
     ScheduleFilter,
     Store,
+    StoreReport,
 )
 
 try:
@@ -133,6 +134,7 @@ class RedisStore(Signalled, Store):
         self._signal = ChangeSignal()
         self._listener: asyncio.Task[None] | None = None
         self._origin = secrets.token_hex(6)
+        self._closing = False
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -155,13 +157,15 @@ class RedisStore(Signalled, Store):
             raise
         for name in _SCRIPTS:
             self._scripts[name] = self._redis.register_script(_script_source(name))
+        self._closing = False
         self._listener = asyncio.create_task(self._listen(), name="baton-redis-wake")
 
     async def close(self) -> None:
         if self._listener is not None:
-            self._listener.cancel()
-            with suppress(asyncio.CancelledError):
-                await self._listener
+            self._closing = True
+            _, pending = await asyncio.wait([self._listener], timeout=2)
+            for task in pending:
+                task.cancel()
             self._listener = None
         if self._redis is not None:
             await self._redis.aclose()
@@ -206,6 +210,75 @@ class RedisStore(Signalled, Store):
             self._scripts[name](args=[self.prefix, self.max_events, override, self._origin, *args])
         )
 
+    async def check(self) -> StoreReport:
+        """Refuse eviction (evicted keys are lost jobs); warn when nothing persists."""
+        info = await self._call(self.r.info())
+        policy = info.get("maxmemory_policy", "?")
+        config = await self._config(["save", "appendonly", "appendfsync"])
+        aof = config.get("appendonly", "yes" if info.get("aof_enabled") else "no") == "yes"
+        rdb = bool(config.get("save", "").strip())
+        async with self.r.pipeline(transaction=False) as pipe:
+            for key, kind in (
+                ("s", "hlen"),
+                ("due", "zcard"),
+                ("ready", "zcard"),
+                ("delayed", "zcard"),
+                ("leases", "zcard"),
+                ("runs", "zcard"),
+                ("ev", "xlen"),
+                ("nodes", "hlen"),
+            ):
+                getattr(pipe, kind)(self.prefix + key)
+            counts = await self._call(pipe.execute())
+        names = (
+            "schedules",
+            "active schedules",
+            "runs ready",
+            "runs delayed",
+            "runs running",
+            "runs kept",
+            "events",
+            "nodes",
+        )
+        facts = {
+            "store": f"Redis {info.get('redis_version', '?')} at {_safe(self.url)}",
+            "key prefix": self.prefix,
+            "maxmemory-policy": str(policy),
+            "maxmemory": str(info.get("maxmemory_human", info.get("maxmemory", "?"))),
+            "used memory": str(info.get("used_memory_human", "?")),
+            "AOF": f"on (appendfsync {config.get('appendfsync', '?')})" if aof else "off",
+            "RDB snapshots": config.get("save", "?") if rdb else "off",
+            **{name: str(n) for name, n in zip(names, counts, strict=True)},
+        }
+        report = StoreReport(facts=facts)
+        if policy != "noeviction":
+            report.problems.append(
+                f"maxmemory-policy is {policy}: Redis may evict keys, and an evicted key is a "
+                "lost schedule or run. Set it to noeviction "
+                "(CONFIG SET maxmemory-policy noeviction, and in redis.conf)."
+            )
+        if not aof and not rdb:
+            report.warnings.append(
+                "neither AOF nor RDB persistence is on: a Redis restart loses every schedule "
+                "(CONFIG SET appendonly yes)."
+            )
+        elif not aof:
+            report.warnings.append(
+                "only RDB snapshots persist data: a crash loses what changed since the last "
+                "snapshot; AOF (appendonly yes) loses at most a second."
+            )
+        return report
+
+    async def _config(self, names: list[str]) -> dict[str, str]:
+        """CONFIG GET, which managed services may refuse; then only INFO is known."""
+        found: dict[str, str] = {}
+        for name in names:
+            try:
+                found.update(await self.r.config_get(name))
+            except RedisError:
+                continue
+        return found
+
     async def now(self) -> datetime:
         if self._clock is not None:
             return self._clock()
@@ -215,23 +288,28 @@ class RedisStore(Signalled, Store):
     # -- wake-ups ------------------------------------------------------------------------
 
     async def _listen(self) -> None:
-        """Turn other nodes' change notices into local wake-ups; resubscribe after outages."""
+        """Turn other nodes' change notices into local wake-ups; resubscribe after outages.
+
+        It polls with a short timeout instead of blocking in ``listen()``: a task
+        cancelled inside redis-py's blocking read may never finish cancelling.
+        """
         channel = self.prefix + "wake"
         delay = 0.05
         first = True
-        while True:
+        while not self._closing:
             pubsub = self.r.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(channel)
                 if not first:
                     self._signal.bump()  # notices may have been missed while away
                 first, delay = False, 0.05
-                async for message in pubsub.listen():
+                while not self._closing:
+                    message = await pubsub.get_message(timeout=0.25)
+                    if message is None:
+                        continue
                     topic, _, origin = str(message.get("data", "")).partition(" ")
                     if topic in TOPICS and origin != self._origin:
                         self._signal.bump(topic)
-            except asyncio.CancelledError:
-                raise
             except (RedisError, OSError) as exc:
                 log.warning("lost the Redis wake-up channel (%s); retrying in %.1fs", exc, delay)
                 await asyncio.sleep(delay)

@@ -63,6 +63,7 @@ from baton.store.base import (
     RunFilter,
     ScheduleFilter,
     Store,
+    StoreReport,
 )
 
 T = TypeVar("T")
@@ -271,6 +272,38 @@ class SQLiteStore(Signalled, Store):
             return await asyncio.get_running_loop().run_in_executor(lane.executor, in_transaction)
         except SQLAlchemyError as exc:
             raise _translate(exc, self.path) from exc
+
+    async def check(self) -> StoreReport:
+        """Facts about the file; warn when it is not in WAL mode (another program set it)."""
+
+        def body(conn: Connection) -> dict[str, str]:
+            facts = {
+                "journal mode": str(conn.exec_driver_sql("PRAGMA journal_mode").scalar()),
+                "schema version": str(
+                    conn.execute(select(meta.c.value).where(meta.c.key == "version")).scalar()
+                ),
+                "schedules": str(
+                    conn.execute(select(func.count()).select_from(schedules)).scalar()
+                ),
+                "runs": str(conn.execute(select(func.count()).select_from(runs)).scalar()),
+                "events": str(conn.execute(select(func.count()).select_from(events)).scalar()),
+            }
+            for state in ("queued", "running", "retrying", "dead"):
+                facts[f"runs {state}"] = str(
+                    conn.execute(
+                        select(func.count()).select_from(runs).where(runs.c.state == state)
+                    ).scalar()
+                )
+            return facts
+
+        facts = {
+            "store": f"SQLite {sqlite3.sqlite_version} at {self.path}",
+            **await self._read(body),
+        }
+        report = StoreReport(facts=facts)
+        if facts["journal mode"] != "wal":
+            report.warnings.append("the file is not in WAL mode: readers will wait for writers")
+        return report
 
     async def now(self) -> datetime:
         return self._clock()
