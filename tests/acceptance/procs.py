@@ -26,20 +26,25 @@ def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
     )
 
 
-def start_worker(store_url: str, name: str, log_dir: Path, *extra: str) -> subprocess.Popen[str]:
-    env = {**os.environ, "BATON_TEST_LOG_DIR": str(log_dir)}
+def start_worker(
+    store_url: str, name: str, log_dir: Path, *extra: str, env: dict[str, str] | None = None
+) -> subprocess.Popen[str]:
+    """A `baton worker` process whose jobs log to ``log_dir``; ``env`` is added to its
+    environment."""
+    env = {**os.environ, "BATON_TEST_LOG_DIR": str(log_dir), **(env or {})}
+    command = baton_cmd(
+        "--store",
+        store_url,
+        "--import",
+        "tests.acceptance.mp_jobs",
+        "worker",
+        "--name",
+        name,
+        *extra,
+    )
     with open(log_dir / f"{name}.out", "w") as out:  # the child keeps its own copy
         return subprocess.Popen(
-            baton_cmd(
-                "--store",
-                store_url,
-                "--import",
-                "tests.acceptance.mp_jobs",
-                "worker",
-                "--name",
-                name,
-                *extra,
-            ),
+            command,
             cwd=ROOT,
             env=env,
             stdout=out,
@@ -52,3 +57,11 @@ def stop(proc: subprocess.Popen[str], timeout: float = 30) -> int:
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
     return proc.wait(timeout=timeout)
+
+
+def libfaketime() -> str:
+    """The path of libfaketime (Debian's faketime package), to preload into a process."""
+    found = sorted(Path("/usr/lib").glob("*/faketime/libfaketime.so.1"))
+    if not found:
+        raise RuntimeError("libfaketime is not installed (apt-get install faketime)")
+    return str(found[0])
