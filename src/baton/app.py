@@ -156,14 +156,63 @@ class Baton:
         job type's model; the trigger spec and policy are validated too. Any error is
         raised before anything is stored.
         """
+        schedule = self._build(
+            job,
+            id=id,
+            trigger=trigger,
+            payload=payload,
+            policy=policy,
+            paused=paused,
+            now=await self.store.now(),
+        )
+        return await self.store.add_schedule(schedule, replace=replace)
+
+    async def add_many(
+        self, entries: Iterable[Mapping[str, Any]], *, replace: bool = False
+    ) -> list[Schedule]:
+        """Add many schedules at once; each entry holds the keyword arguments of :meth:`add`
+        (``job``, ``id``, ``trigger``, ``payload``, ``policy``, ``paused``).
+
+        Every entry is validated before anything is stored (errors name the entry:
+        ``schedules[3].payload.x``); then they are stored in atomic chunks of 1,000.
+        """
+        now = await self.store.now()
+        built: list[Schedule] = []
+        for index, entry in enumerate(entries):
+            try:
+                built.append(self._build(**entry, now=now))
+            except InvalidInputError as exc:
+                field = f"schedules[{index}].{exc.field}" if exc.field else f"schedules[{index}]"
+                message = str(exc).removeprefix(f"{exc.field}: ") if exc.field else str(exc)
+                raise type(exc)(message, field=field) from None
+            except TypeError as exc:
+                raise InvalidInputError(str(exc), field=f"schedules[{index}]") from None
+        if len({s.id for s in built}) != len(built):
+            raise InvalidInputError("two entries have the same id", field="schedules")
+        stored: list[Schedule] = []
+        for start in range(0, len(built), 1000):
+            chunk = built[start : start + 1000]
+            stored += await self.store.add_schedules(chunk, replace=replace)
+        return stored
+
+    def _build(
+        self,
+        job: Any,
+        *,
+        id: str,
+        trigger: Mapping[str, Any],
+        now: datetime,
+        payload: Any = None,
+        policy: Policy | Mapping[str, Any] | None = None,
+        paused: bool = False,
+    ) -> Schedule:
         job_type, data = self._resolve_job(job, payload)
         schedule_id = _checked_id(id, "id")
-        now = await self.store.now()
         parsed = parse_trigger(trigger, now=now)
         first = parsed.first_fire(now)
         if first is None:
             raise InvalidTriggerError("never fires: its end is in the past", field="trigger")
-        schedule = Schedule(
+        return Schedule(
             id=schedule_id,
             type=job_type.name,
             payload=data,
@@ -174,7 +223,6 @@ class Baton:
             created_at=now,
             updated_at=now,
         )
-        return await self.store.add_schedule(schedule, replace=replace)
 
     def _resolve_job(self, job: Any, payload: Any) -> tuple[JobType, dict[str, Any]]:
         if isinstance(job, str):

@@ -168,8 +168,8 @@ def parse_trigger(spec: Any, *, now: datetime | None = None) -> Trigger:
     """Parse and validate a trigger spec; raise :class:`InvalidTriggerError` naming the field.
 
     ``now`` anchors an interval without ``start`` (its first fire is one interval after
-    ``now``) and a calendar interval without ``start``; the anchor is kept in the
-    normalised spec so that every node computes the same ticks.
+    ``now``, to the millisecond) and a calendar interval without ``start``; the anchor
+    is kept in the normalised spec so that every node computes the same ticks.
     """
     if not isinstance(spec, Mapping):
         raise InvalidTriggerError("must be a JSON object", field="trigger")
@@ -205,7 +205,10 @@ def _interval(spec: Mapping[str, Any], now: datetime) -> Trigger:
     if parsed.length <= timedelta(0):
         raise InvalidTriggerError("the interval must be longer than zero", field="trigger.interval")
     if parsed.start is None:
-        parsed = parsed.model_copy(update={"start": now + parsed.length})
+        # Anchored to the millisecond: run ids and stored specs stay short.
+        anchor = now + parsed.length
+        anchor = anchor.replace(microsecond=anchor.microsecond // 1000 * 1000)
+        parsed = parsed.model_copy(update={"start": anchor})
     _check_end(parsed.start, parsed.end, "interval")
     impl = IntervalTrigger(
         weeks=parsed.weeks,

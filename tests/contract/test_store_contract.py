@@ -453,3 +453,21 @@ async def test_fire_then_claim_in_one_step_claims_in_claim_order(
     assert all(r.state is RunState.RUNNING and r.owner == "n1" for r in fired.claimed)
     left = await store.get_run("b@2026-11-27T10:00:00Z")
     assert left is not None and left.state is RunState.QUEUED
+
+
+async def test_bulk_add_is_all_or_nothing(store: Store, clock: Clock) -> None:
+    first = await store.add_schedules([schedule(f"b{i}", clock.now) for i in range(5)])
+    assert [s.version for s in first] == [1] * 5
+    assert [s.id for s in first] == [f"b{i}" for i in range(5)]
+    with pytest.raises(ScheduleExistsError, match="'b3'"):
+        await store.add_schedules([schedule("new", clock.now), schedule("b3", clock.now)])
+    assert await store.get_schedule("new") is None
+    replaced = await store.add_schedules(
+        [schedule("b3", clock.now, every=5), schedule("new", clock.now)], replace=True
+    )
+    assert [(s.id, s.version) for s in replaced] == [("b3", 2), ("new", 1)]
+    got = await store.get_schedule("b3")
+    assert got is not None and got.trigger["interval"]["seconds"] == 5
+    assert await store.next_fire_time() == clock.now
+    kinds = [e.kind for e in await store.read_events(limit=100)]
+    assert kinds.count("schedule.added") == 6 and kinds.count("schedule.replaced") == 1

@@ -343,3 +343,15 @@ async def test_bad_input_through_the_api_names_the_field_and_stores_nothing(
         await baton.add(Record(label="x"), id="", trigger=every)
     assert (await baton.list()).items == []
     assert (await baton.runs()).items == []
+
+
+async def test_add_many_validates_everything_first_and_names_the_entry(baton: Baton) -> None:
+    every = {"interval": {"seconds": 60}}
+    entries = [{"job": Record(label=f"x{i}"), "id": f"m{i}", "trigger": every} for i in range(3)]
+    bad = [*entries, {"job": "record", "id": "m9", "trigger": every, "payload": {"label": 1}}]
+    with pytest.raises(InvalidPayloadError, match=r"schedules\[3\]\.payload\.label"):
+        await baton.add_many(bad)
+    assert (await baton.list()).items == []
+    stored = await baton.add_many(entries)
+    assert [s.id for s in stored] == ["m0", "m1", "m2"]
+    assert [s.payload for s in (await baton.list()).items] == [{"label": f"x{i}"} for i in range(3)]

@@ -170,6 +170,16 @@ class Store(abc.ABC):
         """
 
     @abc.abstractmethod
+    async def add_schedules(
+        self, schedules: Sequence[Schedule], *, replace: bool = False
+    ) -> list[Schedule]:
+        """Insert (or with ``replace`` overwrite) many schedules in one atomic step.
+
+        Without ``replace``, if any id exists, :class:`~baton.errors.ScheduleExistsError`
+        names it and nothing is stored. Ids must be distinct. Returns the stored records.
+        """
+
+    @abc.abstractmethod
     async def get_schedule(self, schedule_id: str) -> Schedule | None:
         """The schedule with this id, or ``None``."""
 

@@ -85,6 +85,25 @@ class MemoryStore(Signalled, Store):
             self._signal.bump("schedules")
             return stored
 
+    async def add_schedules(
+        self, schedules: Sequence[Schedule], *, replace: bool = False
+    ) -> list[Schedule]:
+        async with self._lock:
+            if not replace:
+                taken = next((s.id for s in schedules if s.id in self._schedules), None)
+                if taken is not None:
+                    raise ScheduleExistsError(taken)
+            stored = []
+            for schedule in schedules:
+                old = self._schedules.get(schedule.id)
+                new = schedule.model_copy(update={"version": old.version + 1 if old else 1})
+                self._schedules[schedule.id] = new
+                kind = events.SCHEDULE_REPLACED if old else events.SCHEDULE_ADDED
+                self._emit(kind, schedule.id, {"type": schedule.type})
+                stored.append(new)
+            self._signal.bump("schedules")
+            return stored
+
     async def get_schedule(self, schedule_id: str) -> Schedule | None:
         return self._schedules.get(schedule_id)
 

@@ -3,8 +3,10 @@
 Keys, under a prefix (default ``baton:``)::
 
     meta          HASH   schema name and version
-    s             HASH   schedule id -> schedule JSON (no next fire time; see ``due``)
-    due           ZSET   active schedule id -> next fire time (us)
+    shapes        HASH   shape id -> {type, trigger without anchor, policy} (shared)
+    s:<b>, m:<b>  HASH   schedule id -> definition, -> state (see _redis_codec.py)
+    d:<b>         ZSET   active schedule id -> next fire time (us), bucket b of 1024
+    due           ZSET   bucket b -> the earliest next fire time in d:<b>
     r:<run id>    HASH   one run's fields (see ``_RUN_FIELDS``)
     runs          ZSET   run id -> creation sequence (history, newest last)
     seq           STRING the creation sequence counter
@@ -45,14 +47,13 @@ from baton.model import (
     Event,
     NodeInfo,
     Page,
-    Policy,
     Run,
-    RunError,
     RunState,
     Schedule,
     ScheduleState,
 )
 from baton.store import _logic
+from baton.store import _redis_codec as codec
 from baton.store._signal import TOPICS, ChangeSignal, Signalled
 from baton.store.base import (
     ClaimRequest,
@@ -80,7 +81,9 @@ log = logging.getLogger("baton.store.redis")
 
 SCHEMA_VERSION = 1
 _SCRIPTS = (
+    "due",
     "put_schedule",
+    "put_schedules",
     "remove_schedule",
     "fire",
     "enqueue",
@@ -95,21 +98,6 @@ _SCRIPTS = (
     "heartbeat",
 )
 _LIST_BATCH = 500
-
-
-def _us(moment: datetime | None) -> str:
-    return "" if moment is None else str(round(moment.timestamp() * 1_000_000))
-
-
-def _dt(value: str | bytes | float | None) -> datetime | None:
-    if value is None or value == "":
-        return None
-    seconds, micros = divmod(int(float(value)), 1_000_000)
-    return datetime.fromtimestamp(seconds, UTC).replace(microsecond=micros)
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"))
 
 
 class RedisStore(Signalled, Store):
@@ -135,6 +123,7 @@ class RedisStore(Signalled, Store):
         self._listener: asyncio.Task[None] | None = None
         self._origin = secrets.token_hex(6)
         self._closing = False
+        self._shapes: dict[str, str] = {}
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -205,7 +194,7 @@ class RedisStore(Signalled, Store):
             raise StoreError(f"cannot reach Redis at {_safe(self.url)}: {exc}") from exc
 
     async def _script(self, name: str, *args: Any) -> Any:
-        override = _us(self._clock()) if self._clock else ""
+        override = codec.us(self._clock()) if self._clock else ""
         return await self._call(
             self._scripts[name](args=[self.prefix, self.max_events, override, self._origin, *args])
         )
@@ -318,148 +307,136 @@ class RedisStore(Signalled, Store):
                 with suppress(Exception):
                     await pubsub.aclose()
 
-    # -- records -------------------------------------------------------------------------
+    # -- records -----------------------------------------------------------------------
 
-    def _schedule_json(self, schedule: Schedule) -> str:
-        doc: dict[str, Any] = {
-            "v": schedule.version,
-            "t": schedule.type,
-            "p": schedule.payload,
-            "tr": schedule.trigger,
-            "c": int(_us(schedule.created_at)),
-        }
-        policy = schedule.policy.model_dump(mode="json", exclude_defaults=True)
-        if policy:
-            doc["po"] = policy
-        if schedule.state is not ScheduleState.ACTIVE:
-            doc["st"] = schedule.state.value
-        if schedule.last_fire_at is not None:
-            doc["l"] = int(_us(schedule.last_fire_at))
-        if schedule.updated_at != schedule.created_at:
-            doc["u"] = int(_us(schedule.updated_at))
-        return _dumps(doc)
+    async def _shape(self, shape_id: str) -> str:
+        found = self._shapes.get(shape_id)
+        if found is None:
+            found = await self._call(self.r.hget(self.prefix + "shapes", shape_id))
+            if found is None:
+                raise StoreError(f"schedule shape {shape_id!r} is missing from {self.prefix}shapes")
+            self._shapes[shape_id] = found
+        return found
 
-    @staticmethod
-    def _schedule(sid: str, raw: str, next_us: float | None) -> Schedule:
-        doc = json.loads(raw)
-        created = _dt(doc["c"])
-        return Schedule.model_construct(
-            id=sid,
-            type=doc["t"],
-            payload=doc["p"],
-            trigger=doc["tr"],
-            policy=Policy.model_validate(doc.get("po", {})),
-            state=ScheduleState(doc.get("st", "active")),
-            next_fire_at=_dt(next_us),
-            last_fire_at=_dt(doc.get("l")),
-            version=doc["v"],
-            created_at=created,
-            updated_at=_dt(doc["u"]) if "u" in doc else created,
+    async def _decode(self, sid: str, definition: str, state: str, nxt: Any) -> Schedule:
+        shape_id = json.loads(definition)[0]
+        return codec.decode_schedule(sid, definition, state, nxt, await self._shape(shape_id))
+
+    def _runs_from_replies(self, replies: Iterable[Any]) -> list[Run]:
+        return [codec.decode_run(codec.flat_to_dict(flat)) for flat in replies]
+
+    def _keys(self, schedule_id: str) -> tuple[str, str, str]:
+        b = codec.bucket(schedule_id)
+        return f"{self.prefix}s:{b}", f"{self.prefix}m:{b}", f"{self.prefix}d:{b}"
+
+    async def _put(self, schedule: Schedule, expected: int | None, kind: str, data: str) -> str:
+        shape_id, shape_json, definition, state = codec.encode_schedule(schedule)
+        nxt = codec.us(schedule.next_fire_at) if schedule.state is ScheduleState.ACTIVE else ""
+        self._shapes[shape_id] = shape_json
+        return str(
+            await self._script(
+                "put_schedule",
+                schedule.id,
+                "" if expected is None else expected,
+                definition,
+                state,
+                nxt,
+                kind,
+                data,
+                shape_id,
+                shape_json,
+            )
         )
-
-    @staticmethod
-    def _run_fields(run: Run) -> list[str]:
-        policy = run.policy
-        fields = {
-            "id": run.id,
-            "sid": run.schedule_id or "",
-            "type": run.type,
-            "payload": _dumps(run.payload),
-            "policy": policy.model_dump_json(exclude_defaults=True),
-            "pri": str(policy.priority),
-            "mc": str(policy.max_concurrent),
-            "mx": str(policy.retry.max_attempts),
-            "fire": _us(run.fire_at),
-            "due": _us(run.due_at),
-            "att": str(run.attempt),
-            "st": run.state.value,
-            "cr": "0",
-            "c": _us(run.created_at),
-        }
-        return [item for pair in fields.items() for item in pair]
-
-    @staticmethod
-    def _run(run_id: str, flat: Sequence[str] | Mapping[str, str]) -> Run:
-        f = flat if isinstance(flat, Mapping) else dict(zip(flat[::2], flat[1::2], strict=True))
-        err = f.get("err")
-        return Run.model_construct(
-            id=run_id,
-            schedule_id=f.get("sid") or None,
-            type=f["type"],
-            payload=json.loads(f["payload"]),
-            policy=_policy(f["policy"]),
-            fire_at=_dt(f["fire"]),
-            due_at=_dt(f["due"]),
-            attempt=int(f["att"]),
-            state=RunState(f["st"]),
-            owner=f.get("own") or None,
-            lease_token=f.get("tok") or None,
-            lease_expires_at=_dt(f.get("lease")),
-            cancel_requested=f.get("cr") == "1",
-            created_at=_dt(f["c"]),
-            started_at=_dt(f.get("s")),
-            finished_at=_dt(f.get("f")),
-            error=RunError.model_validate_json(err) if err else None,
-            note=f.get("note") or None,
-        )
-
-    def _runs_from_replies(self, replies: Iterable[Sequence[str]]) -> list[Run]:
-        out = []
-        for flat in replies:
-            fields = dict(zip(flat[::2], flat[1::2], strict=True))
-            out.append(self._run(fields["id"], fields))
-        return out
 
     # -- schedules -----------------------------------------------------------------------
 
     async def add_schedule(self, schedule: Schedule, *, replace: bool = False) -> Schedule:
         for _ in range(100):
-            raw = await self._call(self.r.hget(self.prefix + "s", schedule.id))
-            old = json.loads(raw)["v"] if raw else None
+            old = await self.get_schedule(schedule.id)
             if old is not None and not replace:
                 raise ScheduleExistsError(schedule.id)
-            stored = schedule.model_copy(update={"version": (old or 0) + 1})
+            stored = schedule.model_copy(update={"version": (old.version if old else 0) + 1})
             kind = "schedule.replaced" if old is not None else "schedule.added"
-            nxt = _us(stored.next_fire_at) if stored.state is ScheduleState.ACTIVE else ""
-            result = await self._script(
-                "put_schedule",
-                schedule.id,
-                "" if old is None else old,
-                self._schedule_json(stored),
-                nxt,
-                kind,
-                _dumps({"type": schedule.type}),
+            result = await self._put(
+                stored, old.version if old else None, kind, codec.dumps({"type": schedule.type})
             )
             if result == "ok":
                 self._signal.bump("schedules")
-                return stored
+                found = await self.get_schedule(schedule.id)
+                return found if found is not None else stored
             if result == "exists" and not replace:
                 raise ScheduleExistsError(schedule.id)
         raise StoreError(f"schedule {schedule.id!r} kept changing while it was written")
 
-    async def get_schedule(self, schedule_id: str) -> Schedule | None:
+    async def add_schedules(
+        self, schedules: Sequence[Schedule], *, replace: bool = False
+    ) -> list[Schedule]:
+        for _ in range(100):
+            versions = await self._versions([s.id for s in schedules])
+            args: list[Any] = ["1" if replace else ""]
+            for schedule in schedules:
+                old = versions.get(schedule.id)
+                stored = schedule.model_copy(update={"version": (old or 0) + 1})
+                shape_id, shape_json, definition, state = codec.encode_schedule(stored)
+                self._shapes[shape_id] = shape_json
+                active = stored.state is ScheduleState.ACTIVE
+                args += [
+                    schedule.id,
+                    "" if old is None else old,
+                    definition,
+                    state,
+                    codec.us(stored.next_fire_at) if active else "",
+                    shape_id,
+                    shape_json,
+                ]
+            result = str(await self._script("put_schedules", *args))
+            if result == "ok":
+                self._signal.bump("schedules")
+                return await self._schedules([s.id for s in schedules])
+            if result.startswith("exists:"):
+                raise ScheduleExistsError(result.removeprefix("exists:"))
+        raise StoreError("schedules kept changing while they were written")
+
+    async def _versions(self, ids: list[str]) -> dict[str, int]:
         async with self.r.pipeline(transaction=False) as pipe:
-            pipe.hget(self.prefix + "s", schedule_id)
-            pipe.zscore(self.prefix + "due", schedule_id)
-            raw, nxt = await self._call(pipe.execute())
-        return self._schedule(schedule_id, raw, nxt) if raw else None
+            for sid in ids:
+                pipe.hget(self._keys(sid)[1], sid)
+            states = await self._call(pipe.execute())
+        return {sid: json.loads(st)[0] for sid, st in zip(ids, states, strict=True) if st}
+
+    async def get_schedule(self, schedule_id: str) -> Schedule | None:
+        found = await self._schedules([schedule_id])
+        return found[0] if found else None
 
     async def _schedules(self, ids: list[str]) -> list[Schedule]:
         if not ids:
             return []
         async with self.r.pipeline(transaction=False) as pipe:
-            pipe.hmget(self.prefix + "s", ids)
-            pipe.zmscore(self.prefix + "due", ids)
-            raws, nexts = await self._call(pipe.execute())
-        return [
-            self._schedule(i, raw, n) for i, raw, n in zip(ids, raws, nexts, strict=True) if raw
-        ]
+            for sid in ids:
+                skey, mkey, dkey = self._keys(sid)
+                pipe.hget(skey, sid)
+                pipe.hget(mkey, sid)
+                pipe.zscore(dkey, sid)
+            replies = await self._call(pipe.execute())
+        out = []
+        for i, sid in enumerate(ids):
+            definition, state, nxt = replies[3 * i : 3 * i + 3]
+            if definition and state:
+                out.append(await self._decode(sid, definition, state, nxt))
+        return out
+
+    async def _all_ids(self) -> list[str]:
+        async with self.r.pipeline(transaction=False) as pipe:
+            for b in range(codec.NBUCKETS):
+                pipe.hkeys(f"{self.prefix}s:{b}")
+            buckets = await self._call(pipe.execute())
+        return sorted(sid for ids in buckets for sid in ids)
 
     async def list_schedules(
         self, flt: ScheduleFilter | None = None, *, cursor: str | None = None, limit: int = 100
     ) -> Page[Schedule]:
         flt = flt or ScheduleFilter()
-        ids = sorted(await self._call(self.r.hkeys(self.prefix + "s")))
+        ids = await self._all_ids()
         if flt.id_prefix:
             ids = [i for i in ids if i.startswith(flt.id_prefix)]
         if cursor is not None:
@@ -496,18 +473,14 @@ class RedisStore(Signalled, Store):
                 }
             )
             kind = "schedule.paused" if state is ScheduleState.PAUSED else "schedule.resumed"
-            nxt = _us(next_fire_at) if state is ScheduleState.ACTIVE else ""
-            result = await self._script(
-                "put_schedule", schedule_id, old.version, self._schedule_json(new), nxt, kind, "{}"
-            )
-            if result == "ok":
+            if await self._put(new, old.version, kind, "{}") == "ok":
                 self._signal.bump("schedules")
-                return new
+                return await self.get_schedule(schedule_id)
         raise StoreError(f"schedule {schedule_id!r} kept changing while it was written")
 
     async def next_fire_time(self) -> datetime | None:
         first = await self._call(self.r.zrange(self.prefix + "due", 0, 0, withscores=True))
-        return _dt(first[0][1]) if first else None
+        return codec.dt(first[0][1]) if first else None
 
     async def fire_due(
         self,
@@ -519,24 +492,24 @@ class RedisStore(Signalled, Store):
     ) -> Fired:
         now = await self.now()
         until = now + horizon
-        ids = await self._call(
-            self.r.zrangebyscore(self.prefix + "due", "-inf", _us(until), start=0, num=limit)
-        )
-        plans = []
-        for schedule in await self._schedules(ids):
-            if schedule.state is not ScheduleState.ACTIVE or schedule.next_fire_at is None:
+        flat = await self._script("due", codec.us(until), limit)
+        plans, runs_by_id = [], {}
+        for i in range(0, len(flat), 4):
+            sid, nxt, definition, state = flat[i : i + 4]
+            if not definition or not state:
                 continue
+            schedule = await self._decode(sid, definition, state, nxt)
             plan = planner(schedule, until)
             runs = _logic.runs_from_plan(schedule, plan, now)
+            runs_by_id.update((r.id, r) for r in runs)
             fired = _logic.fired_schedule(schedule, plan, now)
-            finished = plan.next_fire_at is None
             plans.append(
                 {
-                    "id": schedule.id,
+                    "id": sid,
                     "v": schedule.version,
-                    "json": "" if finished else self._schedule_json(fired),
-                    "next": _us(plan.next_fire_at),
-                    "runs": [[r.id, *self._run_fields(r)] for r in runs],
+                    "mut": "" if plan.next_fire_at is None else codec.encode_state(fired),
+                    "next": codec.us(plan.next_fire_at),
+                    "runs": [[r.id, *codec.run_fields(r)] for r in runs],
                     "skipped": _logic.misfire_event(schedule, plan),
                 }
             )
@@ -551,30 +524,22 @@ class RedisStore(Signalled, Store):
                 _micros(claim.horizon),
                 *(secrets.token_hex(8) for _ in range(claim.limit)),
             ]
-        created_ids, claimed = await self._script("fire", _dumps(plans), *claim_args)
-        made = set(created_ids)
-        created = (
-            [r for plan in plans for r in self._plan_runs(plan) if r.id in made] if made else []
+        created_ids, claimed = await self._script("fire", codec.dumps(plans), *claim_args)
+        result = Fired(
+            created=[runs_by_id[rid] for rid in created_ids],
+            claimed=self._runs_from_replies(claimed),
         )
-        fired = Fired(created=created, claimed=self._runs_from_replies(claimed))
-        if len(fired.created) > len(fired.claimed):
+        if len(result.created) > len(result.claimed):
             self._signal.bump("queue")
-        return fired
-
-    def _plan_runs(self, plan: dict[str, Any]) -> list[Run]:
-        out = []
-        for run in plan["runs"]:
-            rid, *flat = run
-            out.append(self._run(rid, dict(zip(flat[::2], flat[1::2], strict=True))))
-        return out
+        return result
 
     # -- runs ----------------------------------------------------------------------------
 
     async def enqueue_run(self, run: Run) -> tuple[Run, bool]:
-        made, flat = await self._script("enqueue", run.id, *self._run_fields(run))
+        made, flat = await self._script("enqueue", run.id, *codec.run_fields(run))
         if made:
             self._signal.bump("queue")
-        return self._run(run.id, flat), bool(made)
+        return codec.decode_run(codec.flat_to_dict(flat)), bool(made)
 
     async def claim_runs(
         self, *, owner: str, limit: int, lease: timedelta, horizon: timedelta = timedelta(0)
@@ -594,7 +559,7 @@ class RedisStore(Signalled, Store):
             ready, delayed = await self._call(pipe.execute())
         if ready:
             return await self.now()
-        return _dt(delayed[0][1]) if delayed else None
+        return codec.dt(delayed[0][1]) if delayed else None
 
     async def extend_leases(
         self, *, owner: str, tokens: Mapping[str, str], lease: timedelta
@@ -620,7 +585,7 @@ class RedisStore(Signalled, Store):
             }
             for c in completions
         ]
-        results = await self._script("complete", _dumps(items))
+        results = await self._script("complete", codec.dumps(items))
         self._signal.bump("done")
         if any(c.state is RunState.RETRYING for c in completions):
             self._signal.bump("queue")
@@ -646,11 +611,11 @@ class RedisStore(Signalled, Store):
 
     async def cancel_run(self, run_id: str, *, reason: str) -> Run | None:
         flat = await self._script("cancel", run_id, reason)
-        return self._run(run_id, flat) if flat else None
+        return codec.decode_run(codec.flat_to_dict(flat)) if flat else None
 
     async def get_run(self, run_id: str) -> Run | None:
         flat = await self._call(self.r.hgetall(self.prefix + "r:" + run_id))
-        return self._run(run_id, flat) if flat else None
+        return codec.decode_run(flat) if flat else None
 
     async def list_runs(
         self, flt: RunFilter | None = None, *, cursor: str | None = None, limit: int = 100
@@ -670,9 +635,9 @@ class RedisStore(Signalled, Store):
                 for rid, _ in batch:
                     pipe.hgetall(self.prefix + "r:" + rid)
                 flats = await self._call(pipe.execute())
-            for (rid, seq), flat in zip(batch, flats, strict=True):
+            for (_rid, seq), flat in zip(batch, flats, strict=True):
                 if flat:
-                    run = self._run(rid, flat)
+                    run = codec.decode_run(flat)
                     if _logic.run_matches(run, flt):
                         items.append((int(seq), run))
             top = f"({int(batch[-1][1])}"
@@ -683,7 +648,7 @@ class RedisStore(Signalled, Store):
         return Page[Run](items=[r for _, r in page], next_cursor=str(page[-1][0]) if more else None)
 
     async def prune_runs(self, *, keep: int, older_than: timedelta) -> int:
-        cutoff = _us(await self.now() - older_than)
+        cutoff = codec.us(await self.now() - older_than)
         total = 0
         while True:
             n = int(await self._script("prune", cutoff, keep, 5000))
@@ -704,7 +669,7 @@ class RedisStore(Signalled, Store):
             infos, beats = await self._call(pipe.execute())
         return [
             NodeInfo.model_validate(
-                {**json.loads(infos[name]), "heartbeat_at": _dt(beats.get(name))}
+                {**json.loads(infos[name]), "heartbeat_at": codec.dt(beats.get(name))}
             )
             for name in sorted(infos)
             if name in beats
@@ -717,8 +682,8 @@ class RedisStore(Signalled, Store):
             await self._call(pipe.execute())
 
     async def append_event(self, kind: str, subject: str, data: dict[str, Any]) -> Event:
-        event_id, at = await self._script("append_event", kind, subject, _dumps(data))
-        return Event(id=event_id, kind=kind, at=_dt(at), subject=subject, data=data)
+        event_id = await self._script("append_event", kind, subject, codec.dumps(data))
+        return Event(id=event_id, kind=kind, at=_stream_time(event_id), subject=subject, data=data)
 
     async def read_events(self, *, after: str | None = None, limit: int = 100) -> list[Event]:
         start = f"({after}" if after else "-"
@@ -729,7 +694,9 @@ class RedisStore(Signalled, Store):
                 raise StoreError(f"invalid cursor {after!r}") from None
             raise
         return [
-            Event(id=eid, kind=f["k"], at=_dt(f["t"]), subject=f["s"], data=json.loads(f["d"]))
+            Event(
+                id=eid, kind=f["k"], at=_stream_time(eid), subject=f["s"], data=json.loads(f["d"])
+            )
             for eid, f in entries
         ]
 
@@ -739,21 +706,14 @@ class RedisStore(Signalled, Store):
         )
 
 
+def _stream_time(event_id: str) -> datetime:
+    """A stream entry's id starts with its time in milliseconds."""
+    millis = int(event_id.split("-", 1)[0])
+    return datetime.fromtimestamp(millis // 1000, UTC).replace(microsecond=millis % 1000 * 1000)
+
+
 def _micros(delta: timedelta) -> int:
     return round(delta.total_seconds() * 1_000_000)
-
-
-_POLICIES: dict[str, Policy] = {}
-
-
-def _policy(text: str) -> Policy:
-    """Policies repeat across thousands of runs; parse each distinct one once."""
-    found = _POLICIES.get(text)
-    if found is None:
-        found = Policy.model_validate_json(text)
-        if len(_POLICIES) < 1024:
-            _POLICIES[text] = found
-    return found
 
 
 def _script_source(name: str) -> str:

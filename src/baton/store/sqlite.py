@@ -54,6 +54,7 @@ from baton.model import Event, NodeInfo, Page, Run, RunState, Schedule, Schedule
 from baton.store import _logic, _sql
 from baton.store._signal import TOPICS, ChangeSignal, Marker, Signalled, Topic
 from baton.store._sql import events, meta, nodes, runs, schedules, to_us
+from baton.store._sql import schedules as schedules_t
 from baton.store.base import (
     ClaimRequest,
     Completion,
@@ -335,6 +336,41 @@ class SQLiteStore(Signalled, Store):
             conn.execute(insert(schedules).values(_sql.schedule_row(stored)))
             kind = ev.SCHEDULE_REPLACED if old is not None else ev.SCHEDULE_ADDED
             self._emit(conn, [(kind, schedule.id, {"type": schedule.type})])
+            return stored
+
+        return await self._write(body, "schedules")
+
+    async def add_schedules(
+        self, schedules: Sequence[Schedule], *, replace: bool = False
+    ) -> list[Schedule]:
+        def body(conn: Connection) -> list[Schedule]:
+            ids = [s.id for s in schedules]
+            old: dict[str, int] = {}
+            for start in range(0, len(ids), _CHUNK):
+                query = select(schedules_t.c.id, schedules_t.c.version).where(
+                    schedules_t.c.id.in_(ids[start : start + _CHUNK])
+                )
+                old.update((sid, version) for sid, version in conn.execute(query))
+            if old and not replace:
+                raise ScheduleExistsError(next(i for i in ids if i in old))
+            stored = [s.model_copy(update={"version": old.get(s.id, 0) + 1}) for s in schedules]
+            for start in range(0, len(ids), _CHUNK):
+                conn.execute(
+                    delete(schedules_t).where(schedules_t.c.id.in_(ids[start : start + _CHUNK]))
+                )
+            if stored:
+                conn.execute(insert(schedules_t), [_sql.schedule_row(s) for s in stored])
+            self._emit(
+                conn,
+                [
+                    (
+                        ev.SCHEDULE_REPLACED if s.id in old else ev.SCHEDULE_ADDED,
+                        s.id,
+                        {"type": s.type},
+                    )
+                    for s in stored
+                ],
+            )
             return stored
 
         return await self._write(body, "schedules")

@@ -29,9 +29,10 @@ end
 
 local NOW = clock()
 
+-- An event's time is its stream id's (milliseconds): no field of its own.
 local function emit(kind, subject, data)
   redis.call('XADD', P .. 'ev', 'MAXLEN', '~', MAXEV, '*',
-    'k', kind, 's', subject, 'd', cjson.encode(data), 't', fmt(NOW))
+    'k', kind, 's', subject, 'd', cjson.encode(data))
 end
 
 local function wake(topic)
@@ -142,10 +143,55 @@ local function claim(owner, limit, lease, horizon, tokens)
   return out
 end
 
+-- Schedules live in 1024 buckets (the listpack encoding keeps small hashes and sorted
+-- sets compact): s:<b> id -> definition, m:<b> id -> mutable state [version, ...],
+-- d:<b> id -> next fire; `due` holds each non-empty d:<b> bucket at its earliest fire.
+local NBUCKETS = 1024
+
+local function bucket(id)
+  local h = 5381
+  for i = 1, #id do
+    h = (h * 33 + string.byte(id, i)) % 1048576
+  end
+  return h % NBUCKETS
+end
+
+local function skey(kind, id)
+  return P .. kind .. ':' .. bucket(id)
+end
+
+local function version_of(id)
+  local raw = redis.call('HGET', skey('m', id), id)
+  if not raw then return nil end
+  return cjson.decode(raw)[1]
+end
+
+local function set_due(id, nxt)
+  local b = bucket(id)
+  local key = P .. 'd:' .. b
+  if nxt == '' then
+    redis.call('ZREM', key, id)
+  else
+    redis.call('ZADD', key, nxt, id)
+  end
+  local first = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+  if #first == 0 then
+    redis.call('ZREM', P .. 'due', b)
+  else
+    redis.call('ZADD', P .. 'due', first[2], b)
+  end
+end
+
+local function drop_schedule(id)
+  if redis.call('HDEL', skey('s', id), id) == 0 then return 0 end
+  redis.call('HDEL', skey('m', id), id)
+  set_due(id, '')
+  return 1
+end
+
 -- Remove a schedule and cancel its claimable runs (a job ended its own schedule).
 local function stop_schedule(sid, reason)
-  if redis.call('HDEL', P .. 's', sid) == 1 then
-    redis.call('ZREM', P .. 'due', sid)
+  if drop_schedule(sid) == 1 then
     emit('schedule.removed', sid, { reason = reason })
     wake('schedules')
   end
@@ -161,9 +207,4 @@ local function stop_schedule(sid, reason)
       end
     end
   end
-end
-
-local function version_of(raw)
-  if not raw then return nil end
-  return cjson.decode(raw)['v']
 end

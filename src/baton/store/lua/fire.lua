@@ -1,20 +1,18 @@
 -- Commit fire plans, each guarded by the version its schedule had when it was read;
 -- then, if asked, claim like claim.lua.
--- ARGV: plans (json list of {id, v, json ('' = trigger finished), next, runs: [[id,
+-- ARGV: plans (json list of {id, v, mut ('' = trigger finished), next, runs: [[id,
 --       field, value, ...]], skipped: {from, until, type} | null}), owner ('' = no
 --       claim), limit, lease, horizon, tokens...
 local plans = cjson.decode(ARGV[5])
 local created = {}
 for _, plan in ipairs(plans) do
-  local current = version_of(redis.call('HGET', P .. 's', plan.id))
-  if current == plan.v then
-    if plan.json == '' then
-      redis.call('HDEL', P .. 's', plan.id)
-      redis.call('ZREM', P .. 'due', plan.id)
+  if version_of(plan.id) == plan.v then
+    if plan.mut == '' then
+      drop_schedule(plan.id)
       emit('schedule.removed', plan.id, { reason = 'trigger finished' })
     else
-      redis.call('HSET', P .. 's', plan.id, plan.json)
-      redis.call('ZADD', P .. 'due', plan.next, plan.id)
+      redis.call('HSET', skey('m', plan.id), plan.id, plan.mut)
+      set_due(plan.id, plan.next)
     end
     if plan.skipped ~= cjson.null and plan.skipped ~= nil then
       emit('schedule.misfired', plan.id, plan.skipped)

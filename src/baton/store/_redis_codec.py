@@ -1,0 +1,195 @@
+"""How the Redis store writes schedules and runs: compact, JSON, and readable by redis-cli.
+
+A schedule is split three ways, so that the common case fits Redis's compact listpack
+encoding (small hashes whose values are at most 64 bytes):
+
+- its *shape* — job type, trigger without its anchor, policy — shared by every schedule
+  made alike, stored once under a content hash: ``shapes`` id -> JSON;
+- its *definition*, written once: ``[shape id, payload, created ms, anchor]``, where the
+  anchor is an interval's start as microseconds after creation, or a calendar's start date;
+- its *state*, rewritten at each fire: ``[version, last fire ms, state, updated ms]``,
+  trailing defaults left out.
+
+Ids spread over 1024 buckets by a small string hash that the Lua scripts compute too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from baton.model import Policy, Run, RunError, RunState, Schedule, ScheduleState
+
+NBUCKETS = 1024
+
+
+def bucket(schedule_id: str) -> int:
+    """The bucket of an id; the same function as ``bucket`` in lua/_prelude.lua."""
+    h = 5381
+    for byte in schedule_id.encode():
+        h = (h * 33 + byte) % 1048576
+    return h % NBUCKETS
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+def us(moment: datetime | None) -> str:
+    return "" if moment is None else str(round(moment.timestamp() * 1_000_000))
+
+
+def dt(value: str | bytes | float | None) -> datetime | None:
+    if value is None or value == "":
+        return None
+    seconds, micros = divmod(int(float(value)), 1_000_000)
+    return datetime.fromtimestamp(seconds, UTC).replace(microsecond=micros)
+
+
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def _from_ms(value: int) -> datetime:
+    seconds, millis = divmod(value, 1000)
+    return datetime.fromtimestamp(seconds, UTC).replace(microsecond=millis * 1000)
+
+
+def encode_schedule(schedule: Schedule) -> tuple[str, str, str, str]:
+    """(shape id, shape JSON, definition JSON, state JSON) of a schedule."""
+    trigger = json.loads(json.dumps(schedule.trigger))
+    created = _ms(schedule.created_at)
+    anchor: Any = None
+    body = trigger.get("interval") or trigger.get("calendar")
+    if isinstance(body, dict) and "start" in body:
+        start = body.pop("start")
+        if "interval" in trigger:
+            moment = datetime.fromisoformat(start)
+            anchor = round(moment.timestamp() * 1_000_000) - created * 1000
+        else:
+            anchor = start
+    shape: dict[str, Any] = {"t": schedule.type, "tr": trigger}
+    policy = schedule.policy.model_dump(mode="json", exclude_defaults=True)
+    if policy:
+        shape["po"] = policy
+    shape_json = dumps(shape)
+    shape_id = hashlib.sha1(shape_json.encode()).hexdigest()[:8]
+    definition: list[Any] = [shape_id, schedule.payload, created]
+    if anchor is not None:
+        definition.append(anchor)
+    return shape_id, shape_json, dumps(definition), encode_state(schedule)
+
+
+def encode_state(schedule: Schedule) -> str:
+    state: list[Any] = [
+        schedule.version,
+        _ms(schedule.last_fire_at) if schedule.last_fire_at else 0,
+        schedule.state.value if schedule.state is not ScheduleState.ACTIVE else "",
+        _ms(schedule.updated_at) if schedule.updated_at != schedule.created_at else 0,
+    ]
+    while len(state) > 1 and not state[-1]:
+        state.pop()
+    return dumps(state)
+
+
+def decode_schedule(
+    schedule_id: str, definition: str, state: str, next_us: Any, shape_json: str
+) -> Schedule:
+    shape = json.loads(shape_json)
+    _shape_id, payload, created_ms, *rest = json.loads(definition)
+    trigger = shape["tr"]
+    if rest:
+        kind = "interval" if "interval" in trigger else "calendar"
+        body = dict(trigger[kind])
+        if kind == "interval":
+            body["start"] = _iso(dt(created_ms * 1000 + rest[0]))
+        else:
+            body["start"] = rest[0]
+        trigger = {**trigger, kind: body}
+    version, last, mode, updated = ([*json.loads(state), 0, "", 0])[:4]
+    created = _from_ms(created_ms)
+    return Schedule.model_construct(
+        id=schedule_id,
+        type=shape["t"],
+        payload=payload,
+        trigger=trigger,
+        policy=policy_from_json(dumps(shape.get("po", {}))),
+        state=ScheduleState(mode or "active"),
+        next_fire_at=dt(next_us),
+        last_fire_at=_from_ms(last) if last else None,
+        version=version,
+        created_at=created,
+        updated_at=_from_ms(updated) if updated else created,
+    )
+
+
+def _iso(moment: datetime | None) -> str:
+    assert moment is not None
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+_POLICIES: dict[str, Policy] = {}
+
+
+def policy_from_json(text: str) -> Policy:
+    """Policies repeat across thousands of runs; parse each distinct one once."""
+    found = _POLICIES.get(text)
+    if found is None:
+        found = Policy.model_validate_json(text)
+        if len(_POLICIES) < 1024:
+            _POLICIES[text] = found
+    return found
+
+
+def run_fields(run: Run) -> list[str]:
+    """A new run as the flat field/value list of its hash ``r:<id>``."""
+    policy = run.policy
+    fields = {
+        "id": run.id,
+        "sid": run.schedule_id or "",
+        "type": run.type,
+        "payload": dumps(run.payload),
+        "policy": policy.model_dump_json(exclude_defaults=True),
+        "pri": str(policy.priority),
+        "mc": str(policy.max_concurrent),
+        "mx": str(policy.retry.max_attempts),
+        "fire": us(run.fire_at),
+        "due": us(run.due_at),
+        "att": str(run.attempt),
+        "st": run.state.value,
+        "cr": "0",
+        "c": us(run.created_at),
+    }
+    return [item for pair in fields.items() for item in pair]
+
+
+def decode_run(fields: dict[str, str]) -> Run:
+    err = fields.get("err")
+    return Run.model_construct(
+        id=fields["id"],
+        schedule_id=fields.get("sid") or None,
+        type=fields["type"],
+        payload=json.loads(fields["payload"]),
+        policy=policy_from_json(fields["policy"]),
+        fire_at=dt(fields["fire"]),
+        due_at=dt(fields["due"]),
+        attempt=int(fields["att"]),
+        state=RunState(fields["st"]),
+        owner=fields.get("own") or None,
+        lease_token=fields.get("tok") or None,
+        lease_expires_at=dt(fields.get("lease")),
+        cancel_requested=fields.get("cr") == "1",
+        created_at=dt(fields["c"]),
+        started_at=dt(fields.get("s")),
+        finished_at=dt(fields.get("f")),
+        error=RunError.model_validate_json(err) if err else None,
+        note=fields.get("note") or None,
+    )
+
+
+def flat_to_dict(flat: Any) -> dict[str, str]:
+    if isinstance(flat, dict):
+        return flat
+    return dict(zip(flat[::2], flat[1::2], strict=True))
