@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import json
 import signal
 import uuid
 from collections.abc import Iterable, Mapping
@@ -44,7 +45,7 @@ from baton.node.attempt import scope_factory
 from baton.settings import DEFAULT_STORE_URL
 from baton.store import Store, store_from_url
 from baton.store.base import RunFilter, ScheduleFilter
-from baton.triggers import parse_trigger
+from baton.triggers import Trigger, parse_trigger
 
 
 class Baton:
@@ -177,10 +178,11 @@ class Baton:
         ``schedules[3].payload.x``); then they are stored in atomic chunks of 1,000.
         """
         now = await self.store.now()
+        triggers: dict[str, Trigger] = {}  # entries often share one spec
         built: list[Schedule] = []
         for index, entry in enumerate(entries):
             try:
-                built.append(self._build(**entry, now=now))
+                built.append(self._build(**entry, now=now, triggers=triggers))
             except InvalidInputError as exc:
                 field = f"schedules[{index}].{exc.field}" if exc.field else f"schedules[{index}]"
                 message = str(exc).removeprefix(f"{exc.field}: ") if exc.field else str(exc)
@@ -205,10 +207,11 @@ class Baton:
         payload: Any = None,
         policy: Policy | Mapping[str, Any] | None = None,
         paused: bool = False,
+        triggers: dict[str, Trigger] | None = None,
     ) -> Schedule:
         job_type, data = self._resolve_job(job, payload)
         schedule_id = _checked_id(id, "id")
-        parsed = parse_trigger(trigger, now=now)
+        parsed = _parsed(trigger, now, triggers if triggers is not None else {})
         first = parsed.first_fire(now)
         if first is None:
             raise InvalidTriggerError("never fires: its end is in the past", field="trigger")
@@ -366,6 +369,17 @@ class Baton:
         if found is None:
             raise RunNotFoundError(run_id)
         return found
+
+
+def _parsed(spec: Mapping[str, Any], now: datetime, cache: dict[str, Trigger]) -> Trigger:
+    try:
+        key = json.dumps(spec, sort_keys=True, default=str)
+    except (TypeError, ValueError):
+        return parse_trigger(spec, now=now)
+    found = cache.get(key)
+    if found is None:
+        found = cache[key] = parse_trigger(spec, now=now)
+    return found
 
 
 def _policy(policy: Policy | Mapping[str, Any] | None) -> Policy:

@@ -6,6 +6,7 @@ Every datetime is timezone-aware UTC; every duration is a ``timedelta`` (JSON: s
 from __future__ import annotations
 
 import random
+import re
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Generic, TypeVar
@@ -35,11 +36,14 @@ def run_id_for_fire(schedule_id: str, fire_at: datetime) -> str:
     return f"{schedule_id}@{utc_iso(fire_at)}"
 
 
+_BAD_ID_CHARS = re.compile(r"[\s\x00-\x1f\x7f-\x9f]")
+
+
 def check_id(value: str, what: str = "id") -> str:
     """Validate a caller-chosen schedule or run id: 1-200 printable, non-space characters."""
     if not value or len(value) > MAX_ID_LENGTH:
         raise ValueError(f"{what} must be 1 to {MAX_ID_LENGTH} characters long")
-    if any(ch.isspace() or not ch.isprintable() for ch in value):
+    if _BAD_ID_CHARS.search(value):
         raise ValueError(f"{what} must not contain spaces or control characters")
     return value
 

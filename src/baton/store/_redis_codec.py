@@ -59,11 +59,13 @@ def _from_ms(value: int) -> datetime:
 
 def encode_schedule(schedule: Schedule) -> tuple[str, str, str, str]:
     """(shape id, shape JSON, definition JSON, state JSON) of a schedule."""
-    trigger = json.loads(json.dumps(schedule.trigger))
+    trigger = dict(schedule.trigger)
     created = _ms(schedule.created_at)
     anchor: Any = None
-    body = trigger.get("interval") or trigger.get("calendar")
+    kind = "interval" if "interval" in trigger else "calendar"
+    body = trigger.get(kind)
     if isinstance(body, dict) and "start" in body:
+        body = trigger[kind] = dict(body)
         start = body.pop("start")
         if "interval" in trigger:
             moment = datetime.fromisoformat(start)

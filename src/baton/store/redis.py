@@ -371,38 +371,30 @@ class RedisStore(Signalled, Store):
     async def add_schedules(
         self, schedules: Sequence[Schedule], *, replace: bool = False
     ) -> list[Schedule]:
-        for _ in range(100):
-            versions = await self._versions([s.id for s in schedules])
-            args: list[Any] = ["1" if replace else ""]
-            for schedule in schedules:
-                old = versions.get(schedule.id)
-                stored = schedule.model_copy(update={"version": (old or 0) + 1})
-                shape_id, shape_json, definition, state = codec.encode_schedule(stored)
-                self._shapes[shape_id] = shape_json
-                active = stored.state is ScheduleState.ACTIVE
-                args += [
-                    schedule.id,
-                    "" if old is None else old,
-                    definition,
-                    state,
-                    codec.us(stored.next_fire_at) if active else "",
-                    shape_id,
-                    shape_json,
-                ]
-            result = str(await self._script("put_schedules", *args))
-            if result == "ok":
-                self._signal.bump("schedules")
-                return await self._schedules([s.id for s in schedules])
-            if result.startswith("exists:"):
-                raise ScheduleExistsError(result.removeprefix("exists:"))
-        raise StoreError("schedules kept changing while they were written")
-
-    async def _versions(self, ids: list[str]) -> dict[str, int]:
-        async with self.r.pipeline(transaction=False) as pipe:
-            for sid in ids:
-                pipe.hget(self._keys(sid)[1], sid)
-            states = await self._call(pipe.execute())
-        return {sid: json.loads(st)[0] for sid, st in zip(ids, states, strict=True) if st}
+        args: list[Any] = ["1" if replace else ""]
+        encoded = []
+        for schedule in schedules:
+            first = schedule.model_copy(update={"version": 1})
+            shape_id, shape_json, definition, state = codec.encode_schedule(first)
+            self._shapes[shape_id] = shape_json
+            active = first.state is ScheduleState.ACTIVE
+            nxt = codec.us(first.next_fire_at) if active else ""
+            encoded.append((definition, nxt, shape_json))
+            args += [schedule.id, definition, state, nxt, shape_id, shape_json]
+        outcome, detail = await self._script("put_schedules", *args)
+        if outcome == "exists":
+            raise ScheduleExistsError(detail)
+        self._signal.bump("schedules")
+        return [
+            codec.decode_schedule(
+                s.id,
+                definition,
+                codec.encode_state(s.model_copy(update={"version": v})),
+                nxt or None,
+                shape_json,
+            )
+            for s, v, (definition, nxt, shape_json) in zip(schedules, detail, encoded, strict=True)
+        ]
 
     async def get_schedule(self, schedule_id: str) -> Schedule | None:
         found = await self._schedules([schedule_id])

@@ -1,25 +1,29 @@
 -- Write many schedules in one step: all of them, or none if one is taken (without
--- replace) or changed since the caller read it.
--- ARGV: replace ('1' / ''), then per schedule: id, expected version ('' = new),
---       definition, state, next fire (us, '' = none), shape id, shape json
+-- replace). A replaced schedule's version goes on from the stored one: its state JSON
+-- always starts with the version, which is rewritten here.
+-- ARGV: replace ('1' / ''), then per schedule: id, definition, state (version 1),
+--       next fire (us, '' = none), shape id, shape json
 local replace = ARGV[5] == '1'
-for i = 6, #ARGV, 7 do
-  local id, expected = ARGV[i], ARGV[i + 1]
-  local current = version_of(id)
-  if current and not replace then return 'exists:' .. id end
-  if (expected == '' and current) or (expected ~= '' and current ~= tonumber(expected)) then
-    return 'conflict:' .. id
+if not replace then
+  for i = 6, #ARGV, 6 do
+    if version_of(ARGV[i]) then return { 'exists', ARGV[i] } end
   end
 end
-for i = 6, #ARGV, 7 do
-  local id, expected = ARGV[i], ARGV[i + 1]
-  redis.call('HSET', P .. 'shapes', ARGV[i + 5], ARGV[i + 6])
-  redis.call('HSET', skey('s', id), id, ARGV[i + 2])
-  redis.call('HSET', skey('m', id), id, ARGV[i + 3])
-  set_due(id, ARGV[i + 4])
+local versions = {}
+for i = 6, #ARGV, 6 do
+  local id, state = ARGV[i], ARGV[i + 2]
   local kind = 'schedule.added'
-  if expected ~= '' then kind = 'schedule.replaced' end
-  emit(kind, id, { type = cjson.decode(redis.call('HGET', P .. 'shapes', ARGV[i + 5]))['t'] })
+  local current = version_of(id)
+  if current then
+    kind = 'schedule.replaced'
+    state = string.gsub(state, '^%[%d+', '[' .. fmt(current + 1), 1)
+  end
+  versions[#versions + 1] = (current or 0) + 1
+  redis.call('HSET', P .. 'shapes', ARGV[i + 4], ARGV[i + 5])
+  redis.call('HSET', skey('s', id), id, ARGV[i + 1])
+  redis.call('HSET', skey('m', id), id, state)
+  set_due(id, ARGV[i + 3])
+  emit(kind, id, { type = cjson.decode(ARGV[i + 5])['t'] })
 end
 wake('schedules')
-return 'ok'
+return { 'ok', versions }
