@@ -113,10 +113,11 @@ def render(results: dict[str, dict[str, float]], **params: float) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_section(path: Path, table: str) -> None:
+def write_section(path: Path, table: str, section: str = SECTION) -> None:
+    """Replace (or append) one ``## `` section of the benchmarks page."""
     text = path.read_text() if path.exists() else "# Benchmarks\n\n"
-    if SECTION in text:
-        head, _, rest = text.partition(SECTION)
+    if section in text:
+        head, _, rest = text.partition(section)
         tail = rest[rest.find("\n## ") + 1 :] if "\n## " in rest else ""
         text = head + table + ("\n" + tail if tail else "")
     else:

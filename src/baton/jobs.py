@@ -85,6 +85,7 @@ class JobType:
     payload_model: type[BaseModel]
     dependencies: tuple[tuple[str, Any], ...]
     is_class: bool
+    takes_payload: bool = False
     description: str = ""
 
     def validate_payload(self, data: Any) -> BaseModel:
@@ -126,7 +127,7 @@ class JobType:
                 if inspect.isawaitable(result):
                     await result
             return await model.run(**kwargs)  # type: ignore[attr-defined]
-        if "payload" in inspect.signature(self.target).parameters:
+        if self.takes_payload:
             kwargs["payload"] = model
         return await self.target(**kwargs)
 
@@ -203,6 +204,7 @@ def _describe(name: str, target: Any, description: str) -> JobType:
         payload_model=payload_model,
         dependencies=deps,
         is_class=False,
+        takes_payload="payload" in inspect.signature(target).parameters,
         description=doc,
     )
 

@@ -10,6 +10,7 @@ if not replace then
   end
 end
 local versions = {}
+local types = {}
 for i = 6, #ARGV, 6 do
   local id, state = ARGV[i], ARGV[i + 2]
   local kind = 'schedule.added'
@@ -23,7 +24,9 @@ for i = 6, #ARGV, 6 do
   redis.call('HSET', skey('s', id), id, ARGV[i + 1])
   redis.call('HSET', skey('m', id), id, state)
   set_due(id, ARGV[i + 3])
-  emit(kind, id, { type = cjson.decode(ARGV[i + 5])['t'] })
+  local shape = ARGV[i + 4]
+  if not types[shape] then types[shape] = cjson.decode(ARGV[i + 5])['t'] end
+  emit(kind, id, { type = types[shape] })
 end
 wake('schedules')
 return { 'ok', versions }
