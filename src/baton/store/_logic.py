@@ -25,17 +25,30 @@ def new_token() -> str:
 
 
 def runs_from_plan(schedule: Schedule, plan: FirePlan, now: datetime) -> list[Run]:
-    """The queued runs of a plan, with their deterministic ids and a payload snapshot."""
+    """The queued runs of a plan, with their deterministic ids and a payload snapshot.
+
+    Built without validation: every field comes from a stored, valid schedule.
+    """
     return [
-        Run(
+        Run.model_construct(
             id=run_id_for_fire(schedule.id, fire_at),
             schedule_id=schedule.id,
             type=schedule.type,
             payload=schedule.payload,
             fire_at=fire_at,
             due_at=due_at,
+            attempt=1,
             policy=schedule.policy,
+            state=RunState.QUEUED,
+            owner=None,
+            lease_token=None,
+            lease_expires_at=None,
+            cancel_requested=False,
             created_at=now,
+            started_at=None,
+            finished_at=None,
+            error=None,
+            note=None,
         )
         for fire_at, due_at in plan.fires
     ]

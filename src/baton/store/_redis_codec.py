@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from baton.model import Policy, Run, RunError, RunState, Schedule, ScheduleState
@@ -99,6 +100,31 @@ def encode_state(schedule: Schedule) -> str:
 def decode_schedule(
     schedule_id: str, definition: str, state: str, next_us: Any, shape_json: str
 ) -> Schedule:
+    kind, payload, trigger, policy, created = _definition(definition, shape_json)
+    version, last, mode, updated = [*json.loads(state), 0, "", 0][:4]
+    return Schedule.model_construct(
+        id=schedule_id,
+        type=kind,
+        payload=payload,
+        trigger=trigger,
+        policy=policy,
+        state=ScheduleState(mode or "active"),
+        next_fire_at=dt(next_us),
+        last_fire_at=_from_ms(last) if last else None,
+        version=version,
+        created_at=created,
+        updated_at=_from_ms(updated) if updated else created,
+    )
+
+
+@lru_cache(maxsize=65536)
+def _definition(
+    definition: str, shape_json: str
+) -> tuple[str, dict[str, Any], dict[str, Any], Policy, datetime]:
+    """A schedule's definition never changes after it is written: parse each once.
+
+    Callers must not mutate the payload or trigger they get (records are frozen).
+    """
     shape = json.loads(shape_json)
     _shape_id, payload, created_ms, *rest = json.loads(definition)
     trigger = shape["tr"]
@@ -110,21 +136,8 @@ def decode_schedule(
         else:
             body["start"] = rest[0]
         trigger = {**trigger, kind: body}
-    version, last, mode, updated = ([*json.loads(state), 0, "", 0])[:4]
-    created = _from_ms(created_ms)
-    return Schedule.model_construct(
-        id=schedule_id,
-        type=shape["t"],
-        payload=payload,
-        trigger=trigger,
-        policy=policy_from_json(dumps(shape.get("po", {}))),
-        state=ScheduleState(mode or "active"),
-        next_fire_at=dt(next_us),
-        last_fire_at=_from_ms(last) if last else None,
-        version=version,
-        created_at=created,
-        updated_at=_from_ms(updated) if updated else created,
-    )
+    policy = policy_from_json(dumps(shape.get("po", {})))
+    return shape["t"], payload, trigger, policy, _from_ms(created_ms)
 
 
 def _iso(moment: datetime | None) -> str:
@@ -188,6 +201,22 @@ def decode_run(fields: dict[str, str]) -> Run:
         finished_at=dt(fields.get("f")),
         error=RunError.model_validate_json(err) if err else None,
         note=fields.get("note") or None,
+    )
+
+
+def claimed_run(fields: dict[str, str], known: dict[str, Run]) -> Run:
+    """A run just claimed; when it was just created here too, only its lease is new."""
+    run = known.get(fields["id"])
+    if run is None or fields.get("att") != str(run.attempt):
+        return decode_run(fields)
+    return run.model_copy(
+        update={
+            "state": RunState(fields["st"]),
+            "owner": fields.get("own") or None,
+            "lease_token": fields.get("tok") or None,
+            "lease_expires_at": dt(fields.get("lease")),
+            "started_at": dt(fields.get("s")),
+        }
     )
 
 

@@ -519,7 +519,7 @@ class RedisStore(Signalled, Store):
         created_ids, claimed = await self._script("fire", codec.dumps(plans), *claim_args)
         result = Fired(
             created=[runs_by_id[rid] for rid in created_ids],
-            claimed=self._runs_from_replies(claimed),
+            claimed=[codec.claimed_run(codec.flat_to_dict(f), runs_by_id) for f in claimed],
         )
         if len(result.created) > len(result.claimed):
             self._signal.bump("queue")

@@ -56,12 +56,17 @@ local function enqueue(id, pri, due)
   end
 end
 
-local function run_event(kind, id)
-  local f = redis.call('HMGET', rkey(id), 'sid', 'type', 'att', 'st', 'own', 'err')
-  local data = { type = f[2], attempt = tonumber(f[3]), state = f[4] }
-  if f[1] and f[1] ~= '' then data.schedule_id = f[1] else data.schedule_id = cjson.null end
-  if f[5] and f[5] ~= '' then data.node = f[5] end
-  if f[6] and f[6] ~= '' then data.error = cjson.decode(f[6])['type'] end
+-- Append a run's event. `f` holds what the caller already read of the run (sid, type,
+-- att, st, own, err); a missing table means read it here.
+local function run_event(kind, id, f)
+  if not f then
+    local r = redis.call('HMGET', rkey(id), 'sid', 'type', 'att', 'st', 'own', 'err')
+    f = { sid = r[1], type = r[2], att = r[3], st = r[4], own = r[5], err = r[6] }
+  end
+  local data = { type = f.type, attempt = tonumber(f.att), state = f.st }
+  if f.sid and f.sid ~= '' then data.schedule_id = f.sid else data.schedule_id = cjson.null end
+  if f.own and f.own ~= '' then data.node = f.own end
+  if f.err and f.err ~= '' then data.error = cjson.decode(f.err)['type'] end
   emit(kind, id, data)
 end
 
@@ -71,13 +76,15 @@ local function create_run(id, fields)
   if redis.call('EXISTS', key) == 1 then
     return 0
   end
-  redis.call('HSET', key, unpack(fields))
+  local f = {}
+  for i = 1, #fields, 2 do f[fields[i]] = fields[i + 1] end
   local seq = redis.call('INCR', P .. 'seq')
-  redis.call('HSET', key, 'seq', seq)
+  fields[#fields + 1] = 'seq'
+  fields[#fields + 1] = seq
+  redis.call('HSET', key, unpack(fields))
   redis.call('ZADD', P .. 'runs', seq, id)
-  local f = redis.call('HMGET', key, 'pri', 'due')
-  enqueue(id, tonumber(f[1]), tonumber(f[2]))
-  run_event('run.queued', id)
+  enqueue(id, tonumber(f.pri), tonumber(f.due))
+  run_event('run.queued', id, f)
   return 1
 end
 
@@ -103,35 +110,47 @@ end
 -- Lease up to `limit` ready runs due by NOW + horizon to `owner`, in ready order
 -- (priority, then due time), skipping runs whose schedule is at its max_concurrent.
 -- `tokens` holds one fresh lease token per possible claim. Returns HGETALL replies.
-local function claim(owner, limit, lease, horizon, tokens)
+-- Lease up to `limit` ready runs due by NOW + horizon to `owner`, in ready order
+-- (priority, then due time), skipping runs whose schedule is at its max_concurrent.
+-- `tokens` holds one fresh lease token per possible claim. Returns one reply per run:
+-- HGETALL, or for a run in `known` (the caller holds it) only its lease fields.
+local function claim(owner, limit, lease, horizon, tokens, known)
   local untl = NOW + horizon
   promote(untl)
   local out = {}
   local taken = {}
   local offset = 0
   local page = limit * 2 + 8
+  local expiry = fmt(NOW + lease)
   while #out < limit do
     local ids = redis.call('ZRANGE', P .. 'ready', offset, offset + page - 1)
     for _, id in ipairs(ids) do
       if #out >= limit then break end
       local key = rkey(id)
-      local f = redis.call('HMGET', key, 'sid', 'mc', 'due')
+      local f = redis.call('HMGET', key, 'sid', 'mc', 'due', 'type', 'att')
       local due = tonumber(f[3])
       local ok = due <= untl
-      if ok and f[1] and f[1] ~= '' then
+      if ok and f[1] ~= '' then
         local running = tonumber(redis.call('HGET', P .. 'conc', f[1]) or '0')
         ok = running < tonumber(f[2])
       end
       if ok then
         local start = NOW
         if due > start then start = due end
-        redis.call('HSET', key, 'st', 'running', 'own', owner, 'tok', tokens[#out + 1],
-          'lease', fmt(NOW + lease), 's', fmt(start), 'f', '')
-        redis.call('ZADD', P .. 'leases', fmt(NOW + lease), id)
+        local token = tokens[#out + 1]
+        redis.call('HSET', key, 'st', 'running', 'own', owner, 'tok', token,
+          'lease', expiry, 's', fmt(start), 'f', '')
+        redis.call('ZADD', P .. 'leases', expiry, id)
         conc_add(f[1], 1)
         taken[#taken + 1] = id
-        run_event('run.started', id)
-        out[#out + 1] = redis.call('HGETALL', key)
+        run_event('run.started', id,
+          { sid = f[1], type = f[4], att = f[5], st = 'running', own = owner })
+        if known and known[id] then
+          out[#out + 1] = { 'id', id, 'att', f[5], 'st', 'running', 'own', owner,
+            'tok', token, 'lease', expiry, 's', fmt(start) }
+        else
+          out[#out + 1] = redis.call('HGETALL', key)
+        end
       end
     end
     if #ids < page then break end

@@ -5,22 +5,25 @@ local results = {}
 local retried, finished = false, false
 for i, c in ipairs(cjson.decode(ARGV[5])) do
   local key = rkey(c.id)
-  local f = redis.call('HMGET', key, 'st', 'tok', 'sid', 'att', 'pri')
+  local f = redis.call('HMGET', key, 'st', 'tok', 'sid', 'att', 'pri', 'type', 'own')
   if f[1] == 'running' and f[2] == c.tok then
+    local att = tonumber(f[4])
     redis.call('ZREM', P .. 'leases', c.id)
     conc_add(f[3], -1)
     redis.call('HSET', key, 'st', c.st, 'tok', '', 'lease', '', 'f', fmt(NOW),
       'err', c.err, 'note', c.note)
     if c.st == 'retrying' then
       local due = NOW + c.delay
-      redis.call('HSET', key, 'att', tonumber(f[4]) + 1, 'due', fmt(due))
+      att = att + 1
+      redis.call('HSET', key, 'att', att, 'due', fmt(due))
       enqueue(c.id, tonumber(f[5]), due)
       retried = true
     else
       redis.call('ZADD', P .. 'fin', fmt(NOW), c.id)
     end
     finished = true
-    run_event('run.' .. c.st, c.id)
+    run_event('run.' .. c.st, c.id,
+      { sid = f[3], type = f[6], att = att, st = c.st, own = f[7], err = c.err })
     if c.stop ~= '' and f[3] and f[3] ~= '' then
       stop_schedule(f[3], c.stop)
     end

@@ -5,6 +5,7 @@
 --       claim), limit, lease, horizon, tokens...
 local plans = cjson.decode(ARGV[5])
 local created = {}
+local known = {}
 for _, plan in ipairs(plans) do
   if version_of(plan.id) == plan.v then
     if plan.mut == '' then
@@ -21,6 +22,7 @@ for _, plan in ipairs(plans) do
       local rid = table.remove(run, 1)
       if create_run(rid, run) == 1 then
         created[#created + 1] = rid
+        known[rid] = true
       end
     end
   end
@@ -29,7 +31,8 @@ local claimed = {}
 if ARGV[6] ~= '' then
   local tokens = {}
   for i = 10, #ARGV do tokens[#tokens + 1] = ARGV[i] end
-  claimed = claim(ARGV[6], tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9]), tokens)
+  claimed = claim(ARGV[6], tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9]), tokens,
+    known)
 end
 if #created > #claimed then wake('queue') end
 return { created, claimed }
