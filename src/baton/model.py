@@ -120,8 +120,8 @@ class Policy(Record):
     timeout: timedelta | None = None
     """A run still going after this long is cancelled and counts as failed."""
     retry: RetryPolicy = RetryPolicy()
-    priority: int = Field(default=0, ge=-1_000_000, le=1_000_000)
-    """Higher runs are claimed first; equal ones by due time."""
+    priority: int = Field(default=0, ge=-1000, le=1000)
+    """-1000 to 1000: higher runs are claimed first; equal ones by due time."""
 
     @field_validator("misfire_grace", "timeout")
     @classmethod

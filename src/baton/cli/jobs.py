@@ -81,7 +81,7 @@ def add(
     tz: Annotated[str | None, typer.Option(help="Time zone of --cron.")] = None,
     at: Annotated[str | None, typer.Option(help="One-off, ISO 8601 with zone.")] = None,
     jitter: Annotated[str | None, typer.Option(help="Random delay up to this.")] = None,
-    priority: Annotated[int, typer.Option(help="Higher runs first.")] = 0,
+    priority: Annotated[int, typer.Option(help="-1000 to 1000, higher runs first.")] = 0,
     max_attempts: Annotated[int, typer.Option(help="Attempts before dead.")] = 1,
     backoff: Annotated[str, typer.Option(help="First retry delay.")] = "1s",
     backoff_max: Annotated[str, typer.Option(help="Longest retry delay.")] = "5m",

@@ -98,6 +98,7 @@ _SCRIPTS = (
     "heartbeat",
 )
 _LIST_BATCH = 500
+_UNFINISHED = frozenset({RunState.QUEUED, RunState.RUNNING, RunState.RETRYING})
 
 
 class RedisStore(Signalled, Store):
@@ -613,6 +614,8 @@ class RedisStore(Signalled, Store):
         self, flt: RunFilter | None = None, *, cursor: str | None = None, limit: int = 100
     ) -> Page[Run]:
         flt = flt or RunFilter()
+        if flt.states and flt.states <= _UNFINISHED:
+            return await self._list_unfinished(flt, cursor, limit)
         top = f"({int(cursor)}" if cursor else "+inf"
         items: list[tuple[int, Run]] = []
         while len(items) <= limit:
@@ -637,6 +640,35 @@ class RedisStore(Signalled, Store):
                 break
         page = items[:limit]
         more = len(items) > limit
+        return Page[Run](items=[r for _, r in page], next_cursor=str(page[-1][0]) if more else None)
+
+    async def _list_unfinished(self, flt: RunFilter, cursor: str | None, limit: int) -> Page[Run]:
+        """Unfinished runs come from the queue and lease sets, not from the whole history."""
+        sets = {
+            "running": ["leases"],
+            "queued": ["ready", "delayed"],
+            "retrying": ["ready", "delayed"],
+        }
+        names = sorted({key for state in flt.states for key in sets[state.value]})
+        async with self.r.pipeline(transaction=False) as pipe:
+            for name in names:
+                pipe.zrange(self.prefix + name, 0, -1)
+            ids = sorted({i for found in await self._call(pipe.execute()) for i in found})
+        runs: list[tuple[int, Run]] = []
+        for start in range(0, len(ids), _LIST_BATCH):
+            async with self.r.pipeline(transaction=False) as pipe:
+                for rid in ids[start : start + _LIST_BATCH]:
+                    pipe.hgetall(self.prefix + "r:" + rid)
+                flats = await self._call(pipe.execute())
+            for flat in flats:
+                run = codec.decode_run(flat) if flat else None
+                if run is not None and _logic.run_matches(run, flt):
+                    runs.append((int(flat["seq"]), run))
+        runs.sort(key=lambda item: -item[0])
+        if cursor is not None:
+            runs = [item for item in runs if item[0] < int(cursor)]
+        page = runs[:limit]
+        more = len(runs) > limit
         return Page[Run](items=[r for _, r in page], next_cursor=str(page[-1][0]) if more else None)
 
     async def prune_runs(self, *, keep: int, older_than: timedelta) -> int:
