@@ -65,9 +65,11 @@ async def run_attempt(
             node=node,
         )
         async with (scope or _no_scope)() as services:
-            timeout = run.policy.timeout.total_seconds() if run.policy.timeout else None
-            async with asyncio.timeout(timeout):
+            if run.policy.timeout is None:
                 result = await job_type.execute(run.payload, ctx, services)
+            else:
+                async with asyncio.timeout(run.policy.timeout.total_seconds()):
+                    result = await job_type.execute(run.payload, ctx, services)
     except StopSchedule as stop:
         return _stopped(stop)
     except Exception as exc:  # a job's failure is data, recorded on the run

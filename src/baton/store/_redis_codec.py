@@ -158,18 +158,28 @@ def policy_from_json(text: str) -> Policy:
     return found
 
 
+@lru_cache(maxsize=1024)
+def _policy_fields(policy: Policy) -> tuple[str, str, str, str]:
+    return (
+        policy.model_dump_json(exclude_defaults=True),
+        str(policy.priority),
+        str(policy.max_concurrent),
+        str(policy.retry.max_attempts),
+    )
+
+
 def run_fields(run: Run) -> list[str]:
     """A new run as the flat field/value list of its hash ``r:<id>``."""
-    policy = run.policy
+    policy_json, priority, max_concurrent, max_attempts = _policy_fields(run.policy)
     fields = {
         "id": run.id,
         "sid": run.schedule_id or "",
         "type": run.type,
         "payload": dumps(run.payload),
-        "policy": policy.model_dump_json(exclude_defaults=True),
-        "pri": str(policy.priority),
-        "mc": str(policy.max_concurrent),
-        "mx": str(policy.retry.max_attempts),
+        "policy": policy_json,
+        "pri": priority,
+        "mc": max_concurrent,
+        "mx": max_attempts,
         "fire": us(run.fire_at),
         "due": us(run.due_at),
         "att": str(run.attempt),
