@@ -107,7 +107,7 @@ def start_nodes(url: str, count: int, seconds: float, out: Path) -> list[subproc
 
 
 async def node_main(url: str, seconds: float, out: str, name: str) -> None:
-    config = NodeConfig(name=name, concurrency=1000)
+    config = NodeConfig(name=name, concurrency=1000, tune_gc=True)  # as `baton worker` does
     warmup = min(2.0, seconds / 4)
     async with Baton(store=url, jobs=[noop, late], node=config) as baton:
         task = asyncio.create_task(baton.serve(handle_signals=False))

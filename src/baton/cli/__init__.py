@@ -77,6 +77,7 @@ def worker(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
     config_kwargs = {
+        "tune_gc": True,
         "roles": chosen,
         "concurrency": concurrency or cli.settings.concurrency,
         "lease": timedelta(seconds=lease),
