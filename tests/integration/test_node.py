@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable
@@ -355,3 +356,18 @@ async def test_add_many_validates_everything_first_and_names_the_entry(baton: Ba
     stored = await baton.add_many(entries)
     assert [s.id for s in stored] == ["m0", "m1", "m2"]
     assert [s.payload for s in (await baton.list()).items] == [{"label": f"x{i}"} for i in range(3)]
+
+
+async def test_tune_gc_freezes_the_heap_and_raises_the_thresholds(tmp_path: Path) -> None:
+    import gc
+
+    saved = gc.get_threshold()
+    try:
+        config = dataclasses.replace(FAST, tune_gc=True)
+        async with Baton(store="memory://", jobs=ALL_JOBS, node=config, roles={"worker"}):
+            await asyncio.sleep(0.1)
+            assert gc.get_threshold() == (20_000, 20, 100)
+            assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*saved)
