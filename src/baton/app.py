@@ -350,9 +350,9 @@ class Baton:
         if state is None:
             states: frozenset[RunState] = frozenset()
         elif isinstance(state, str):
-            states = frozenset({_enum(RunState, state, "state")})  # type: ignore[arg-type]
+            states = frozenset({_enum(RunState, state, "state")})
         else:
-            states = frozenset(_enum(RunState, s, "state") for s in state)  # type: ignore[misc]
+            states = frozenset(_enum(RunState, s, "state") for s in state)
         flt = RunFilter(schedule_id=schedule_id, type=type, states=states, since=since)
         return await self.store.list_runs(flt, cursor=cursor, limit=_limit(limit))
 

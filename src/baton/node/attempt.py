@@ -119,4 +119,4 @@ def scope_factory(container: Any | None) -> ScopeFactory:
     """The per-run scope of a dishka ``AsyncContainer`` (calling it opens a child scope)."""
     if container is None:
         return None
-    return container  # type: ignore[no-any-return]
+    return container

@@ -17,9 +17,10 @@ import logging
 import os
 import random
 import socket
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from baton.jobs import Registry
 from baton.model import NodeInfo, Run, RunState
@@ -124,8 +125,8 @@ class Node:
         self._started_at = await self.store.now()
         if self.config.tune_gc:
             tune_gc()
-        front: list[Awaitable[None]] = []
-        back: list[Awaitable[None]] = [self._heartbeat_loop()]
+        front: list[Coroutine[Any, Any, None]] = []
+        back: list[Coroutine[Any, Any, None]] = [self._heartbeat_loop()]
         if "scheduler" in self.config.roles:
             front.append(self._scheduler_loop())
         if "worker" in self.config.roles:

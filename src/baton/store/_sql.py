@@ -267,7 +267,7 @@ def event_row(kind: str, subject: str, data: dict[str, Any], at: datetime) -> di
 
 def event_from_row(row: Any) -> Event:
     m = row._mapping
-    return Event(
+    return Event.model_construct(
         id=str(m["id"]),
         kind=m["kind"],
         at=from_us(m["at"]),

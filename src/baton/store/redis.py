@@ -264,7 +264,7 @@ class RedisStore(Signalled, Store):
         found: dict[str, str] = {}
         for name in names:
             try:
-                found.update(await self.r.config_get(name))
+                found.update({str(k): str(v) for k, v in (await self.r.config_get(name)).items()})
             except RedisError:
                 continue
         return found
@@ -486,7 +486,8 @@ class RedisStore(Signalled, Store):
         now = await self.now()
         until = now + horizon
         flat = await self._script("due", codec.us(until), limit)
-        plans, runs_by_id = [], {}
+        plans: list[dict[str, Any]] = []
+        runs_by_id: dict[str, Run] = {}
         for i in range(0, len(flat), 4):
             sid, nxt, definition, state = flat[i : i + 4]
             if not definition or not state:

@@ -619,7 +619,7 @@ class SQLiteStore(Signalled, Store):
 
     def _leased(self, conn: Connection, tokens: Mapping[str, str]) -> list[Any]:
         """The running rows among ``tokens`` whose lease token still matches."""
-        found = []
+        found: list[Any] = []
         ids = list(tokens)
         for start in range(0, len(ids), _CHUNK):
             query = select(runs.c.id, runs.c.lease_token, runs.c.cancel_requested).where(
