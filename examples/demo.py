@@ -77,7 +77,7 @@ async def main(store: str, duration: float | None) -> None:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), 0.5)
                 live.update(await view(baton))
-    print("stopped; the schedules stay in", store)
+    print("\nstopped; the schedules stay in", store)
 
 
 if __name__ == "__main__":
