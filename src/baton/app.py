@@ -41,7 +41,6 @@ from baton.model import (
     check_id,
 )
 from baton.node import Node, NodeConfig
-from baton.node.attempt import scope_factory
 from baton.settings import DEFAULT_STORE_URL
 from baton.store import Store, store_from_url
 from baton.store.base import RunFilter, ScheduleFilter
@@ -106,7 +105,7 @@ class Baton:
         return Node(
             store=self.store,
             registry=self.registry,
-            scope=scope_factory(self._container),
+            scope=self._container,  # calling a dishka container opens a request scope
             config=self.node_config,
         )
 

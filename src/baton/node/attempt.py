@@ -13,7 +13,6 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 from baton.errors import InvalidPayloadError, JobTypeNotFoundError
 from baton.jobs import NonRetryableError, NoServices, Registry, RunContext, Services, StopSchedule
@@ -113,10 +112,3 @@ def describe(exc: BaseException) -> RunError:
     lines = traceback.format_exception(exc)
     trace = "".join(lines).splitlines()[-_TRACE_LINES:]
     return RunError(type=name, message=message, trace="\n".join(trace))
-
-
-def scope_factory(container: Any | None) -> ScopeFactory:
-    """The per-run scope of a dishka ``AsyncContainer`` (calling it opens a child scope)."""
-    if container is None:
-        return None
-    return container

@@ -17,7 +17,7 @@ import logging
 import os
 import random
 import socket
-from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -85,13 +85,11 @@ class Node:
         registry: Registry,
         scope: ScopeFactory = None,
         config: NodeConfig | None = None,
-        on_outcome: Callable[[Run, Outcome], Awaitable[None]] | None = None,
     ) -> None:
         self.store = store
         self.registry = registry
         self.config = config or NodeConfig()
         self._scope = scope
-        self._on_outcome = on_outcome
         self._planner = FirePlanner()
         self._rng = random.Random()
         self._flights: dict[str, _Flight] = {}
@@ -282,10 +280,15 @@ class Node:
         """
         if not runs:
             return
-        store_now = await self.store.now()
         base = asyncio.get_running_loop().time()
+        # The store's time at the claim is lease_expires_at - lease; a run due by then
+        # starts at once, and only runs claimed ahead need the store's clock read again.
+        lease = self.config.lease
+        ahead = [r for r in runs if r.lease_expires_at and r.due_at > r.lease_expires_at - lease]
+        store_now = await self.store.now() if ahead else None
         for run in runs:
-            start_at = base + max((run.due_at - store_now).total_seconds(), 0.0)
+            early = (run.due_at - store_now).total_seconds() if store_now else 0.0
+            start_at = base + max(early, 0.0)
             task = asyncio.create_task(self._execute(run, start_at), name=f"baton-run:{run.id}")
             self._flights[run.id] = _Flight(run=run, task=task)
 
@@ -321,8 +324,6 @@ class Node:
                 stop_schedule=outcome.stop_schedule,
             )
         )
-        if self._on_outcome is not None:
-            await self._on_outcome(run, outcome)
 
     async def _completion_loop(self) -> None:
         while not self._closing.is_set():
