@@ -7,12 +7,13 @@ writes, so that each backend only has to make the write atomic.
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from baton import events
 from baton.model import Run, RunError, RunState, Schedule, run_id_for_fire
-from baton.store.base import Completion, FirePlan, RunFilter, ScheduleFilter
+from baton.store.base import Completion, FirePlan, Planner, RunFilter, ScheduleFilter
 
 LEASE_EXPIRED = RunError(
     type="LeaseExpired",
@@ -65,6 +66,39 @@ def fired_schedule(schedule: Schedule, plan: FirePlan, now: datetime) -> Schedul
             "updated_at": now,
         }
     )
+
+
+@dataclass(frozen=True)
+class FireBatch:
+    """What committing the plans of a batch of due schedules writes."""
+
+    fired: list[Schedule]
+    """Schedules with their new next fire time and version."""
+    finished: list[str]
+    """Schedules whose trigger is done: removed."""
+    runs: list[Run]
+    """Runs to create (a run whose id exists is left alone)."""
+    notes: list[tuple[str, str, dict[str, Any]]]
+    """Schedule events (kind, schedule id, data): misfires and removals."""
+
+
+def plan_batch(due: list[Schedule], planner: Planner, now: datetime, until: datetime) -> FireBatch:
+    """Plan every due schedule up to ``until`` and gather what the store must write."""
+    batch = FireBatch(fired=[], finished=[], runs=[], notes=[])
+    for schedule in due:
+        plan = planner(schedule, until)
+        batch.runs.extend(runs_from_plan(schedule, plan, now))
+        skipped = misfire_event(schedule, plan)
+        if skipped:
+            batch.notes.append((events.SCHEDULE_MISFIRED, schedule.id, skipped))
+        if plan.next_fire_at is None:
+            batch.finished.append(schedule.id)
+            batch.notes.append(
+                (events.SCHEDULE_REMOVED, schedule.id, {"reason": "trigger finished"})
+            )
+        else:
+            batch.fired.append(fired_schedule(schedule, plan, now))
+    return batch
 
 
 def misfire_event(schedule: Schedule, plan: FirePlan) -> dict[str, Any] | None:

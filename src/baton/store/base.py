@@ -160,14 +160,16 @@ class Store(abc.ABC):
 
     # -- schedules -------------------------------------------------------------------
 
-    @abc.abstractmethod
     async def add_schedule(self, schedule: Schedule, *, replace: bool = False) -> Schedule:
         """Insert ``schedule``, or with ``replace`` overwrite the one with its id.
 
-        Atomic. Returns the stored record, whose ``version`` is 1 for a new schedule and
-        the old version + 1 for a replacement. Without ``replace``, an existing id
-        raises :class:`~baton.errors.ScheduleExistsError` and changes nothing.
+        Atomic: :meth:`add_schedules` with one schedule. Returns the stored record, whose
+        ``version`` is 1 for a new schedule and the old version + 1 for a replacement.
+        Without ``replace``, an existing id raises
+        :class:`~baton.errors.ScheduleExistsError` and changes nothing.
         """
+        (stored,) = await self.add_schedules([schedule], replace=replace)
+        return stored
 
     @abc.abstractmethod
     async def add_schedules(

@@ -72,19 +72,6 @@ class MemoryStore(Signalled, Store):
 
     # -- schedules ---------------------------------------------------------------------
 
-    async def add_schedule(self, schedule: Schedule, *, replace: bool = False) -> Schedule:
-        async with self._lock:
-            old = self._schedules.get(schedule.id)
-            if old is not None and not replace:
-                raise ScheduleExistsError(schedule.id)
-            version = old.version + 1 if old else 1
-            stored = schedule.model_copy(update={"version": version})
-            self._schedules[schedule.id] = stored
-            kind = events.SCHEDULE_REPLACED if old else events.SCHEDULE_ADDED
-            self._emit(kind, schedule.id, {"type": schedule.type})
-            self._signal.bump("schedules")
-            return stored
-
     async def add_schedules(
         self, schedules: Sequence[Schedule], *, replace: bool = False
     ) -> list[Schedule]:
@@ -184,21 +171,16 @@ class MemoryStore(Signalled, Store):
                 ),
                 key=lambda s: s.next_fire_at,  # type: ignore[arg-type, return-value]
             )[:limit]
-            created: list[Run] = []
-            for schedule in due:
-                plan = planner(schedule, until)
-                for run in _logic.runs_from_plan(schedule, plan, now):
-                    if run.id not in self._runs:
-                        self._put_run(run)
-                        created.append(run)
-                skipped = _logic.misfire_event(schedule, plan)
-                if skipped:
-                    self._emit(events.SCHEDULE_MISFIRED, schedule.id, skipped)
-                if plan.next_fire_at is None:
-                    del self._schedules[schedule.id]
-                    self._emit(events.SCHEDULE_REMOVED, schedule.id, {"reason": "trigger finished"})
-                else:
-                    self._schedules[schedule.id] = _logic.fired_schedule(schedule, plan, now)
+            batch = _logic.plan_batch(due, planner, now, until)
+            for kind, subject, data in batch.notes:
+                self._emit(kind, subject, data)
+            for schedule_id in batch.finished:
+                del self._schedules[schedule_id]
+            for schedule in batch.fired:
+                self._schedules[schedule.id] = schedule
+            created = [run for run in batch.runs if run.id not in self._runs]
+            for run in created:
+                self._put_run(run)
             claimed = self._claim(claim) if claim else []
             if len(created) > len(claimed):  # some wait for a worker
                 self._signal.bump("queue")

@@ -351,24 +351,6 @@ class RedisStore(Signalled, Store):
 
     # -- schedules -----------------------------------------------------------------------
 
-    async def add_schedule(self, schedule: Schedule, *, replace: bool = False) -> Schedule:
-        for _ in range(100):
-            old = await self.get_schedule(schedule.id)
-            if old is not None and not replace:
-                raise ScheduleExistsError(schedule.id)
-            stored = schedule.model_copy(update={"version": (old.version if old else 0) + 1})
-            kind = "schedule.replaced" if old is not None else "schedule.added"
-            result = await self._put(
-                stored, old.version if old else None, kind, codec.dumps({"type": schedule.type})
-            )
-            if result == "ok":
-                self._signal.bump("schedules")
-                found = await self.get_schedule(schedule.id)
-                return found if found is not None else stored
-            if result == "exists" and not replace:
-                raise ScheduleExistsError(schedule.id)
-        raise StoreError(f"schedule {schedule.id!r} kept changing while it was written")
-
     async def add_schedules(
         self, schedules: Sequence[Schedule], *, replace: bool = False
     ) -> list[Schedule]:
@@ -483,9 +465,10 @@ class RedisStore(Signalled, Store):
         claim: ClaimRequest | None = None,
         horizon: timedelta = timedelta(0),
     ) -> Fired:
-        now = await self.now()
+        clock, *flat = await self._script("due", _micros(horizon), limit)
+        now = codec.dt(clock)
+        assert now is not None
         until = now + horizon
-        flat = await self._script("due", codec.us(until), limit)
         plans: list[dict[str, Any]] = []
         runs_by_id: dict[str, Run] = {}
         for i in range(0, len(flat), 4):

@@ -323,23 +323,6 @@ class SQLiteStore(Signalled, Store):
 
     # -- schedules -----------------------------------------------------------------------
 
-    async def add_schedule(self, schedule: Schedule, *, replace: bool = False) -> Schedule:
-        def body(conn: Connection) -> Schedule:
-            old = conn.execute(
-                select(schedules.c.version).where(schedules.c.id == schedule.id)
-            ).scalar()
-            if old is not None and not replace:
-                raise ScheduleExistsError(schedule.id)
-            stored = schedule.model_copy(update={"version": (old or 0) + 1})
-            if old is not None:
-                conn.execute(delete(schedules).where(schedules.c.id == schedule.id))
-            conn.execute(insert(schedules).values(_sql.schedule_row(stored)))
-            kind = ev.SCHEDULE_REPLACED if old is not None else ev.SCHEDULE_ADDED
-            self._emit(conn, [(kind, schedule.id, {"type": schedule.type})])
-            return stored
-
-        return await self._write(body, "schedules")
-
     async def add_schedules(
         self, schedules: Sequence[Schedule], *, replace: bool = False
     ) -> list[Schedule]:
@@ -472,21 +455,8 @@ class SQLiteStore(Signalled, Store):
         now: datetime,
         until: datetime,
     ) -> list[Run]:
-        fired: list[Schedule] = []
-        finished: list[str] = []
-        candidates: list[Run] = []
-        notes: list[EventItem] = []
-        for schedule in due:
-            plan = planner(schedule, until)
-            candidates.extend(_logic.runs_from_plan(schedule, plan, now))
-            skipped = _logic.misfire_event(schedule, plan)
-            if skipped:
-                notes.append((ev.SCHEDULE_MISFIRED, schedule.id, skipped))
-            if plan.next_fire_at is None:
-                finished.append(schedule.id)
-                notes.append((ev.SCHEDULE_REMOVED, schedule.id, {"reason": "trigger finished"}))
-            else:
-                fired.append(_logic.fired_schedule(schedule, plan, now))
+        batch = _logic.plan_batch(due, planner, now, until)
+        fired, finished = batch.fired, batch.finished
         if fired:
             conn.execute(
                 update(schedules)
@@ -514,8 +484,8 @@ class SQLiteStore(Signalled, Store):
         for start in range(0, len(finished), _CHUNK):
             chunk = finished[start : start + _CHUNK]
             conn.execute(delete(schedules).where(schedules.c.id.in_(chunk)))
-        created = self._insert_new_runs(conn, candidates)
-        self._emit(conn, notes + [_run_event(r) for r in created])
+        created = self._insert_new_runs(conn, batch.runs)
+        self._emit(conn, batch.notes + [_run_event(r) for r in created])
         return created
 
     def _insert_new_runs(self, conn: Connection, candidates: list[Run]) -> list[Run]:

@@ -1,6 +1,7 @@
 -- The schedules due by a time, earliest first, with what is stored of them.
--- ARGV: until (us), limit. Returns a flat list: id, next fire, definition, mutable, ...
-local untl, limit = ARGV[5], tonumber(ARGV[6])
+-- ARGV: horizon (us), limit. Returns the clock, then a flat list: id, next fire,
+-- definition, mutable, ... of the schedules due by clock + horizon.
+local untl, limit = fmt(NOW + tonumber(ARGV[5])), tonumber(ARGV[6])
 local found = {}
 local buckets = redis.call('ZRANGEBYSCORE', P .. 'due', '-inf', untl, 'LIMIT', 0, limit)
 for _, b in ipairs(buckets) do
@@ -11,7 +12,7 @@ for _, b in ipairs(buckets) do
   end
 end
 table.sort(found, function(a, b) return a[2] < b[2] end)
-local out = {}
+local out = { fmt(NOW) }
 for i = 1, math.min(limit, #found) do
   local id = found[i][1]
   out[#out + 1] = id
