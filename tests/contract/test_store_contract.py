@@ -327,6 +327,53 @@ async def test_cancel_queued_running_finished_and_missing_runs(store: Store, clo
     assert await store.cancel_run("missing", reason="x") is None
 
 
+async def test_retry_gives_an_ended_run_one_more_attempt(store: Store, clock: Clock) -> None:
+    await store.enqueue_run(run("r1", clock.now, max_attempts=1))
+    token = await claim_one(store)
+    error = RunError(type="ValueError", message="boom")
+    await store.complete_runs(
+        [Completion(run_id="r1", lease_token=token, state=RunState.DEAD, error=error)]
+    )
+    clock.advance(5)
+    retried = await store.retry_run("r1", reason="retry requested")
+    assert retried is not None and retried.state is RunState.QUEUED
+    assert (retried.attempt, retried.error, retried.note) == (2, None, "retry requested")
+    assert retried.due_at == clock.now and retried.finished_at is None
+    assert await store.get_run("r1") == retried
+    again = await store.retry_run("r1", reason="twice")
+    assert again is not None and again.attempt == 2 and again.note == "retry requested"
+    (claimed,) = await store.claim_runs(owner="n2", limit=1, lease=LEASE)
+    assert claimed.id == "r1" and claimed.attempt == 2
+    done = Completion(run_id="r1", lease_token=claimed.lease_token or "", state=RunState.SUCCEEDED)
+    await store.complete_runs([done])
+    kept = await store.retry_run("r1", reason="after success")
+    assert kept is not None and kept.state is RunState.SUCCEEDED
+    assert await store.retry_run("missing", reason="x") is None
+
+
+async def test_retry_of_a_cancelled_run_queues_it_again(store: Store, clock: Clock) -> None:
+    await store.enqueue_run(run("r1", clock.now))
+    await store.cancel_run("r1", reason="not now")
+    retried = await store.retry_run("r1", reason="now after all")
+    assert retried is not None and retried.state is RunState.QUEUED
+    assert [r.id for r in await store.claim_runs(owner="n1", limit=5, lease=LEASE)] == ["r1"]
+
+
+async def test_stats_count_schedules_by_state_and_unfinished_runs(
+    store: Store, clock: Clock
+) -> None:
+    for sid in ("a", "b", "c"):
+        await store.add_schedule(schedule(sid, clock.now, first_in=60))
+    await store.set_schedule_state("c", ScheduleState.PAUSED, next_fire_at=None)
+    for rid in ("r1", "r2", "r3"):
+        await store.enqueue_run(run(rid, clock.now))
+    await claim_one(store)
+    await store.cancel_run("r3", reason="x")
+    stats = await store.stats()
+    assert stats.schedules == {ScheduleState.ACTIVE: 2, ScheduleState.PAUSED: 1}
+    assert (stats.queued, stats.running) == (1, 1)
+
+
 # -- history --------------------------------------------------------------------------------
 
 
@@ -392,14 +439,21 @@ async def test_heartbeats_are_listed_by_name_and_removed(store: Store, clock: Cl
 
 
 async def test_state_changes_append_events_readable_after_an_id(store: Store, clock: Clock) -> None:
+    assert await store.last_event_id() is None
     await store.add_schedule(schedule("a", clock.now))
     await fire(store)
+    clock.advance(0.25)
     token = await claim_one(store)
+    clock.advance(2)
     await store.complete_runs(
         [Completion(run_id="a@2026-11-27T10:00:00Z", lease_token=token, state=RunState.SUCCEEDED)]
     )
     custom = await store.append_event("custom.thing", "x", {"k": 1})
+    assert await store.last_event_id() == custom.id
     log = await store.read_events()
+    assert log[2].data["lateness"] == pytest.approx(0.25)
+    assert log[3].data["duration"] == pytest.approx(2.0)
+    assert log[3].data["type"] == "noop" and log[3].data["node"] == "n1"
     kinds = [e.kind for e in log]
     assert kinds == [
         "schedule.added",

@@ -178,6 +178,31 @@ def cancelled(run: Run, reason: str, now: datetime) -> Run:
     return run
 
 
+def retried(run: Run, reason: str, now: datetime) -> Run:
+    """One more attempt of a run that ended unsuccessfully; any other run is unchanged."""
+    if run.state not in (RunState.FAILED, RunState.DEAD, RunState.CANCELLED):
+        return run
+    return run.model_copy(
+        update={
+            "state": RunState.QUEUED,
+            "attempt": run.attempt + 1,
+            "due_at": now,
+            "owner": None,
+            "lease_token": None,
+            "lease_expires_at": None,
+            "cancel_requested": False,
+            "started_at": None,
+            "finished_at": None,
+            "error": None,
+            "note": reason,
+        }
+    )
+
+
+#: States that end an attempt that ran: their event carries its duration.
+_ATTEMPT_ENDS = frozenset({RunState.SUCCEEDED, RunState.FAILED, RunState.DEAD, RunState.RETRYING})
+
+
 def run_event(run: Run) -> tuple[str, dict[str, Any]]:
     """The event that records a run's current state."""
     kind = {
@@ -196,6 +221,10 @@ def run_event(run: Run) -> tuple[str, dict[str, Any]]:
         data["error"] = run.error.type
     if run.owner:
         data["node"] = run.owner
+    if run.state is RunState.RUNNING and run.started_at is not None:
+        data["lateness"] = max((run.started_at - run.due_at).total_seconds(), 0.0)
+    elif run.state in _ATTEMPT_ENDS and run.finished_at and run.started_at:
+        data["duration"] = (run.finished_at - run.started_at).total_seconds()
     return kind, data
 
 

@@ -109,6 +109,16 @@ class RunFilter:
 
 
 @dataclass(frozen=True, kw_only=True)
+class StoreStats:
+    """Counts for gauges: schedules by state, claimable runs (queued or waiting to
+    retry) and running runs."""
+
+    schedules: dict[ScheduleState, int]
+    queued: int
+    running: int
+
+
+@dataclass(frozen=True, kw_only=True)
 class StoreReport:
     """What :meth:`Store.check` found: facts to show, warnings, and problems that make
     the store unsafe to use (each problem is reason enough to refuse it)."""
@@ -301,6 +311,15 @@ class Store(abc.ABC):
         """
 
     @abc.abstractmethod
+    async def retry_run(self, run_id: str, *, reason: str) -> Run | None:
+        """Give a run that ended failed, dead or cancelled one more attempt. Atomic.
+
+        The run keeps its id and becomes queued, due now, with attempt + 1, no error and
+        ``note`` set to ``reason``. A run in any other state is returned unchanged (so a
+        repeated request does nothing more). ``None`` if no such run.
+        """
+
+    @abc.abstractmethod
     async def get_run(self, run_id: str) -> Run | None:
         """The run with this id, or ``None``."""
 
@@ -314,6 +333,10 @@ class Store(abc.ABC):
     async def prune_runs(self, *, keep: int, older_than: timedelta) -> int:
         """Delete finished runs beyond the newest ``keep``, and those finished longer ago
         than ``older_than``. Returns how many were deleted. Never touches unfinished runs."""
+
+    @abc.abstractmethod
+    async def stats(self) -> StoreStats:
+        """Schedules by state and unfinished runs by state, counted now."""
 
     # -- nodes and events ------------------------------------------------------------
 
@@ -336,6 +359,11 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def read_events(self, *, after: str | None = None, limit: int = 100) -> list[Event]:
         """Events in log order after the event id ``after`` (from the start if ``None``)."""
+
+    @abc.abstractmethod
+    async def last_event_id(self) -> str | None:
+        """The id of the newest event (``None`` if the log is empty): where to start
+        reading to see only what happens from now on."""
 
     @abc.abstractmethod
     async def prune_events(self, *, keep: int) -> int:

@@ -25,6 +25,7 @@ from baton.store.base import (
     RunFilter,
     ScheduleFilter,
     Store,
+    StoreStats,
 )
 
 
@@ -322,6 +323,17 @@ class MemoryStore(Signalled, Store):
                     self._runs[run_id] = new
             return new
 
+    async def retry_run(self, run_id: str, *, reason: str) -> Run | None:
+        async with self._lock:
+            run = self._runs.get(run_id)
+            if run is None:
+                return None
+            new = _logic.retried(run, reason, self._clock())
+            if new is not run:
+                self._put_run(new)
+                self._signal.bump("queue")
+            return new
+
     async def get_run(self, run_id: str) -> Run | None:
         return self._runs.get(run_id)
 
@@ -366,6 +378,14 @@ class MemoryStore(Signalled, Store):
     async def heartbeat(self, node: NodeInfo) -> None:
         self._nodes[node.name] = node.model_copy(update={"heartbeat_at": self._clock()})
 
+    async def stats(self) -> StoreStats:
+        schedules = dict.fromkeys(ScheduleState, 0)
+        for schedule in self._schedules.values():
+            schedules[schedule.state] += 1
+        queued = sum(1 for r in self._runs.values() if r.state.claimable)
+        running = sum(1 for r in self._runs.values() if r.state is RunState.RUNNING)
+        return StoreStats(schedules=schedules, queued=queued, running=running)
+
     async def list_nodes(self) -> list[NodeInfo]:
         return [self._nodes[name] for name in sorted(self._nodes)]
 
@@ -379,6 +399,9 @@ class MemoryStore(Signalled, Store):
     async def read_events(self, *, after: str | None = None, limit: int = 100) -> list[Event]:
         start = int(after) if after else 0
         return [e for e in self._events if int(e.id) > start][:limit]
+
+    async def last_event_id(self) -> str | None:
+        return self._events[-1].id if self._events else None
 
     async def prune_events(self, *, keep: int) -> int:
         async with self._lock:

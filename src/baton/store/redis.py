@@ -65,6 +65,7 @@ from baton.store.base import (
     ScheduleFilter,
     Store,
     StoreReport,
+    StoreStats,
 )
 
 try:
@@ -93,6 +94,7 @@ _SCRIPTS = (
     "release",
     "reap",
     "cancel",
+    "retry",
     "prune",
     "append_event",
     "heartbeat",
@@ -590,6 +592,10 @@ class RedisStore(Signalled, Store):
         flat = await self._script("cancel", run_id, reason)
         return codec.decode_run(codec.flat_to_dict(flat)) if flat else None
 
+    async def retry_run(self, run_id: str, *, reason: str) -> Run | None:
+        flat = await self._script("retry", run_id, reason)
+        return codec.decode_run(codec.flat_to_dict(flat)) if flat else None
+
     async def get_run(self, run_id: str) -> Run | None:
         flat = await self._call(self.r.hgetall(self.prefix + "r:" + run_id))
         return codec.decode_run(flat) if flat else None
@@ -670,6 +676,23 @@ class RedisStore(Signalled, Store):
         info = node.model_dump_json(exclude={"heartbeat_at"})
         await self._script("heartbeat", node.name, info)
 
+    async def stats(self) -> StoreStats:
+        # Active schedules are exactly those with a next fire in a d: bucket.
+        async with self.r.pipeline(transaction=False) as pipe:
+            for b in range(codec.NBUCKETS):
+                pipe.hlen(f"{self.prefix}s:{b}")
+                pipe.zcard(f"{self.prefix}d:{b}")
+            for name in ("ready", "delayed", "leases"):
+                pipe.zcard(self.prefix + name)
+            counts = await self._call(pipe.execute())
+        *buckets, ready, delayed, leases = counts
+        total, active = sum(buckets[0::2]), sum(buckets[1::2])
+        return StoreStats(
+            schedules={ScheduleState.ACTIVE: active, ScheduleState.PAUSED: total - active},
+            queued=ready + delayed,
+            running=leases,
+        )
+
     async def list_nodes(self) -> list[NodeInfo]:
         async with self.r.pipeline(transaction=False) as pipe:
             pipe.hgetall(self.prefix + "nodes")
@@ -707,6 +730,10 @@ class RedisStore(Signalled, Store):
             )
             for eid, f in entries
         ]
+
+    async def last_event_id(self) -> str | None:
+        newest = await self._call(self.r.xrevrange(self.prefix + "ev", count=1))
+        return newest[0][0] if newest else None
 
     async def prune_events(self, *, keep: int) -> int:
         return int(

@@ -65,6 +65,7 @@ from baton.store.base import (
     ScheduleFilter,
     Store,
     StoreReport,
+    StoreStats,
 )
 
 T = TypeVar("T")
@@ -721,6 +722,18 @@ class SQLiteStore(Signalled, Store):
 
         return await self._write(body)
 
+    async def retry_run(self, run_id: str, *, reason: str) -> Run | None:
+        def body(conn: Connection) -> Run | None:
+            run = self._load_runs(conn, [run_id]).get(run_id)
+            if run is None:
+                return None
+            new = _logic.retried(run, reason, self._clock())
+            if new is not run:
+                self._save_runs(conn, [new])
+            return new
+
+        return await self._write(body, "queue")
+
     async def get_run(self, run_id: str) -> Run | None:
         def body(conn: Connection) -> Run | None:
             row = conn.execute(select(runs).where(runs.c.id == run_id)).first()
@@ -791,6 +804,27 @@ class SQLiteStore(Signalled, Store):
 
         await self._write(body)
 
+    async def stats(self) -> StoreStats:
+        def body(conn: Connection) -> StoreStats:
+            schedules = dict.fromkeys(ScheduleState, 0)
+            query = select(schedules_t.c.state, func.count()).group_by(schedules_t.c.state)
+            for state, count in conn.execute(query):
+                schedules[ScheduleState(state)] = count
+            unfinished = ("queued", "retrying", "running")
+            query = (
+                select(runs.c.state, func.count())
+                .where(runs.c.state.in_(unfinished))
+                .group_by(runs.c.state)
+            )
+            counts: dict[str, int] = {state: n for state, n in conn.execute(query)}
+            return StoreStats(
+                schedules=schedules,
+                queued=counts.get("queued", 0) + counts.get("retrying", 0),
+                running=counts.get("running", 0),
+            )
+
+        return await self._read(body)
+
     async def list_nodes(self) -> list[NodeInfo]:
         def body(conn: Connection) -> list[NodeInfo]:
             rows = conn.execute(select(nodes).order_by(nodes.c.name)).all()
@@ -817,6 +851,13 @@ class SQLiteStore(Signalled, Store):
 
         def body(conn: Connection) -> list[Event]:
             return [_sql.event_from_row(r) for r in conn.execute(query).all()]
+
+        return await self._read(body)
+
+    async def last_event_id(self) -> str | None:
+        def body(conn: Connection) -> str | None:
+            top = conn.execute(select(func.max(events.c.id))).scalar()
+            return None if top is None else str(top)
 
         return await self._read(body)
 

@@ -57,16 +57,21 @@ local function enqueue(id, pri, due)
 end
 
 -- Append a run's event. `f` holds what the caller already read of the run (sid, type,
--- att, st, own, err); a missing table means read it here.
+-- att, st, own, err; late or dur in microseconds); a missing table means read it here.
 local function run_event(kind, id, f)
   if not f then
-    local r = redis.call('HMGET', rkey(id), 'sid', 'type', 'att', 'st', 'own', 'err')
+    local r = redis.call('HMGET', rkey(id), 'sid', 'type', 'att', 'st', 'own', 'err', 's', 'f')
     f = { sid = r[1], type = r[2], att = r[3], st = r[4], own = r[5], err = r[6] }
+    if kind == 'run.dead' and r[7] and r[7] ~= '' and r[8] and r[8] ~= '' then
+      f.dur = tonumber(r[8]) - tonumber(r[7])
+    end
   end
   local data = { type = f.type, attempt = tonumber(f.att), state = f.st }
   if f.sid and f.sid ~= '' then data.schedule_id = f.sid else data.schedule_id = cjson.null end
   if f.own and f.own ~= '' then data.node = f.own end
   if f.err and f.err ~= '' then data.error = cjson.decode(f.err)['type'] end
+  if f.late then data.lateness = f.late / 1000000 end
+  if f.dur then data.duration = f.dur / 1000000 end
   emit(kind, id, data)
 end
 
@@ -144,7 +149,7 @@ local function claim(owner, limit, lease, horizon, tokens, known)
         conc_add(f[1], 1)
         taken[#taken + 1] = id
         run_event('run.started', id,
-          { sid = f[1], type = f[4], att = f[5], st = 'running', own = owner })
+          { sid = f[1], type = f[4], att = f[5], st = 'running', own = owner, late = start - due })
         if known and known[id] then
           out[#out + 1] = { 'id', id, 'att', f[5], 'st', 'running', 'own', owner,
             'tok', token, 'lease', expiry, 's', fmt(start) }

@@ -5,7 +5,7 @@ local results = {}
 local retried, finished = false, false
 for i, c in ipairs(cjson.decode(ARGV[5])) do
   local key = rkey(c.id)
-  local f = redis.call('HMGET', key, 'st', 'tok', 'sid', 'att', 'pri', 'type', 'own')
+  local f = redis.call('HMGET', key, 'st', 'tok', 'sid', 'att', 'pri', 'type', 'own', 's')
   if f[1] == 'running' and f[2] == c.tok then
     local att = tonumber(f[4])
     redis.call('ZREM', P .. 'leases', c.id)
@@ -23,7 +23,8 @@ for i, c in ipairs(cjson.decode(ARGV[5])) do
     end
     finished = true
     run_event('run.' .. c.st, c.id,
-      { sid = f[3], type = f[6], att = att, st = c.st, own = f[7], err = c.err })
+      { sid = f[3], type = f[6], att = att, st = c.st, own = f[7], err = c.err,
+        dur = NOW - tonumber(f[8]) })
     if c.stop ~= '' and f[3] and f[3] ~= '' then
       stop_schedule(f[3], c.stop)
     end
