@@ -16,7 +16,7 @@ import dataclasses
 import json
 import signal
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
@@ -28,10 +28,14 @@ from baton.errors import (
     InvalidPolicyError,
     InvalidTriggerError,
     RunNotFoundError,
+    RunStateError,
     ScheduleNotFoundError,
 )
+from baton.events import EventJob, Listener, ListenerFunc
 from baton.jobs import JobType, Registry, job_type_of
 from baton.model import (
+    Event,
+    NodeInfo,
     Page,
     Policy,
     Run,
@@ -43,7 +47,7 @@ from baton.model import (
 from baton.node import Node, NodeConfig
 from baton.settings import DEFAULT_STORE_URL
 from baton.store import Store, store_from_url
-from baton.store.base import RunFilter, ScheduleFilter
+from baton.store.base import RunFilter, ScheduleFilter, StoreStats
 from baton.triggers import Trigger, parse_trigger
 
 
@@ -77,6 +81,8 @@ class Baton:
             config = dataclasses.replace(config, roles=frozenset(roles))
         self.node_config = config
         self._background = roles is not None
+        self._listeners: list[Listener] = []
+        self._event_jobs: list[EventJob] = []
         self._node: Node | None = None
         self._node_task: asyncio.Task[None] | None = None
 
@@ -107,6 +113,8 @@ class Baton:
             registry=self.registry,
             scope=self._container,  # calling a dishka container opens a request scope
             config=self.node_config,
+            listeners=self._listeners,
+            event_jobs=self._event_jobs,
         )
 
     @property
@@ -135,6 +143,78 @@ class Baton:
         """Ask a node started by :meth:`serve` to shut down gracefully."""
         if self._node is not None:
             self._node.stop()
+
+    # -- events ----------------------------------------------------------------------------
+
+    def on(self, pattern: str) -> Callable[[ListenerFunc], ListenerFunc]:
+        """Decorator: call the function for every event whose kind matches ``pattern``
+        (shell-style: ``run.*``) on this node. Register before the node starts."""
+
+        def register(func: ListenerFunc) -> ListenerFunc:
+            self.add_listener(pattern, func)
+            return func
+
+        return register
+
+    def add_listener(self, pattern: str, func: ListenerFunc) -> None:
+        """Call ``func`` (plain or async) with each event matching ``pattern`` on this node.
+
+        Listeners see the log from the moment the node starts, on every node that
+        registered them; for a side effect that must happen once, use :meth:`on_event`.
+        """
+        self._listeners.append(Listener(pattern, func))
+
+    def on_event(
+        self,
+        pattern: str,
+        job: Any,
+        *,
+        payload: Callable[[Event], Any] | None = None,
+        name: str | None = None,
+        policy: Policy | Mapping[str, Any] | None = None,
+    ) -> EventJob:
+        """Start one run of ``job`` for every event matching ``pattern``, once overall.
+
+        ``payload(event)`` gives the run's payload (default: none). The run's id is
+        ``<name>@event:<event id>`` (``name`` defaults to the job type's name), so the
+        nodes that all read the event enqueue one run between them.
+        """
+        job_type = self.registry.get(job if isinstance(job, str) else job_type_of(job).name)
+        spec_name = _checked_id(name or job_type.name, "name")
+        if any(existing.name == spec_name for existing in self._event_jobs):
+            raise InvalidInputError(f"an event job is already named {spec_name!r}", field="name")
+        spec = EventJob(
+            name=spec_name,
+            pattern=pattern,
+            job=job_type.name,
+            policy=_policy(policy),
+            **({"payload": payload} if payload is not None else {}),
+        )
+        self._event_jobs.append(spec)
+        return spec
+
+    async def emit(self, kind: str, subject: str, data: Mapping[str, Any] | None = None) -> Event:
+        """Append an application event to the log (listeners and event jobs see it)."""
+        if not kind or len(kind) > 200:
+            raise InvalidInputError("must be 1 to 200 characters long", field="kind")
+        body = dict(data or {})
+        try:
+            json.dumps(body)
+        except (TypeError, ValueError) as exc:
+            raise InvalidInputError(f"must be JSON-serialisable ({exc})", field="data") from None
+        return await self.store.append_event(kind, subject, body)
+
+    async def events(self, *, after: str | None = None, limit: int = 100) -> list[Event]:
+        """Events of the log in order, after the event id ``after``."""
+        return await self.store.read_events(after=after, limit=_limit(limit))
+
+    async def nodes(self) -> list[NodeInfo]:
+        """The nodes heartbeating into the store."""
+        return await self.store.list_nodes()
+
+    async def stats(self) -> StoreStats:
+        """Schedules by state, queued and running runs."""
+        return await self.store.stats()
 
     # -- schedules -------------------------------------------------------------------------
 
@@ -360,6 +440,19 @@ class Baton:
         found = await self.store.get_run(run_id)
         if found is None:
             raise RunNotFoundError(run_id)
+        return found
+
+    async def retry_run(self, run_id: str, *, reason: str = "retry requested") -> Run:
+        """Give a failed, dead or cancelled run one more attempt (same id, attempt + 1).
+
+        A run that is queued or running is returned as it is; a succeeded one raises
+        :class:`RunStateError`.
+        """
+        found = await self.store.retry_run(run_id, reason=reason)
+        if found is None:
+            raise RunNotFoundError(run_id)
+        if found.state is RunState.SUCCEEDED:
+            raise RunStateError(run_id, "succeeded: there is nothing to retry")
         return found
 
     async def cancel_run(self, run_id: str, *, reason: str = "cancelled on request") -> Run:

@@ -12,6 +12,7 @@
     ├── ScheduleNotFoundError
     ├── ScheduleExistsError         add without replace on an id that is taken
     ├── RunNotFoundError
+    ├── RunStateError               the run's state does not allow the request (retry a success)
     └── StoreError                  the store failed; the driver's error is ``__cause__``
         └── StoreVersionError       the store holds a schema this version cannot use
 
@@ -79,6 +80,14 @@ class RunNotFoundError(BatonError, LookupError):
     def __init__(self, run_id: str) -> None:
         self.run_id = run_id
         super().__init__(f"no run has the id {run_id!r}")
+
+
+class RunStateError(BatonError):
+    """The run is in a state that does not allow what was asked of it."""
+
+    def __init__(self, run_id: str, message: str) -> None:
+        self.run_id = run_id
+        super().__init__(f"run {run_id!r} {message}")
 
 
 class StoreError(BatonError):

@@ -18,7 +18,7 @@ from baton.cli.context import (
     run_async,
     state_of,
 )
-from baton.node import ROLES, NodeConfig
+from baton.node import WORK_ROLES, NodeConfig
 from baton.settings import Settings
 from baton.store import store_from_url
 from baton.store.base import StoreReport
@@ -69,9 +69,9 @@ def worker(
     """Run a node (scheduler and worker, no HTTP) until SIGTERM or Ctrl-C."""
     cli = state_of(ctx)
     chosen = frozenset(r.strip() for r in roles.split(",") if r.strip())
-    if not chosen or chosen - ROLES:
+    if not chosen or chosen - WORK_ROLES:
         raise typer.BadParameter(
-            f"roles must be among {', '.join(sorted(ROLES))}", param_hint="--roles"
+            f"roles must be among {', '.join(sorted(WORK_ROLES))}", param_hint="--roles"
         )
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"

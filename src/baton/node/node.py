@@ -17,21 +17,27 @@ import logging
 import os
 import random
 import socket
-from collections.abc import Coroutine, Iterable
+from collections.abc import Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from baton.events import EventJob, Listener
 from baton.jobs import Registry
 from baton.model import NodeInfo, Run, RunState
 from baton.node.attempt import Outcome, ScopeFactory, failure, run_attempt
+from baton.node.events import EventPump
 from baton.node.planning import FirePlanner
 from baton.store._signal import Marker, Topic
 from baton.store.base import ClaimRequest, Completion, Store
 
 log = logging.getLogger("baton.node")
 
-ROLES = frozenset({"scheduler", "worker"})
+#: ``scheduler`` fires schedules (and starts event-started jobs), ``worker`` executes
+#: runs; ``api`` does neither: a node of an HTTP server that only reports itself and
+#: feeds listeners.
+ROLES = frozenset({"scheduler", "worker", "api"})
+WORK_ROLES = frozenset({"scheduler", "worker"})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -39,7 +45,7 @@ class NodeConfig:
     """Tunables of a node. The defaults suit a service with a few thousand schedules."""
 
     name: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
-    roles: frozenset[str] = ROLES
+    roles: frozenset[str] = WORK_ROLES
     concurrency: int = 10
     lease: timedelta = timedelta(seconds=30)
     fire_batch: int = 500
@@ -52,6 +58,8 @@ class NodeConfig:
     keep_runs_for: timedelta = timedelta(days=7)
     keep_events: int = 100_000
     prune_every: timedelta = timedelta(minutes=5)
+    event_poll: timedelta = timedelta(milliseconds=200)
+    """How often listeners and event-started jobs look for new events."""
     tune_gc: bool = False
     """Freeze the heap at start and collect less often (see :func:`tune_gc`). It changes
     the whole process's garbage collector, so it is off for an embedded node and on for
@@ -85,10 +93,14 @@ class Node:
         registry: Registry,
         scope: ScopeFactory = None,
         config: NodeConfig | None = None,
+        listeners: Sequence[Listener] = (),
+        event_jobs: Sequence[EventJob] = (),
     ) -> None:
         self.store = store
         self.registry = registry
         self.config = config or NodeConfig()
+        self.listeners = listeners
+        self.event_jobs = event_jobs
         self._scope = scope
         self._planner = FirePlanner()
         self._rng = random.Random()
@@ -130,6 +142,9 @@ class Node:
         if "worker" in self.config.roles:
             front.append(self._worker_loop())
             back += [self._lease_loop(), self._reaper_loop(), self._completion_loop()]
+        pump = self._event_pump()
+        if pump is not None:
+            back.append(pump.run(self._closing))
         front_tasks = [asyncio.create_task(loop) for loop in front]
         back_tasks = [asyncio.create_task(loop) for loop in back]
         stop_wait = asyncio.create_task(self._stopping.wait())
@@ -152,6 +167,19 @@ class Node:
         for task in [*front_tasks, *back_tasks]:
             if not task.cancelled() and task.exception() is not None:
                 raise task.exception()  # type: ignore[misc]
+
+    def _event_pump(self) -> EventPump | None:
+        """Event-started jobs are started by scheduler nodes; listeners run everywhere."""
+        jobs = self.event_jobs if "scheduler" in self.config.roles else ()
+        if not jobs and not self.listeners:
+            return None
+        return EventPump(
+            store=self.store,
+            registry=self.registry,
+            listeners=self.listeners,
+            jobs=jobs,
+            poll=self.config.event_poll.total_seconds(),
+        )
 
     async def _pause(self, seconds: float, until: asyncio.Event) -> bool:
         """Sleep ``seconds`` unless ``until`` is set first; True if it was."""

@@ -1,0 +1,117 @@
+"""A node's reader of the event log: calls listeners and starts event-started jobs.
+
+It starts at the end of the log (a node that starts late does not replay history to
+its listeners) and reads on from the last event it handled. Event-started jobs are
+enqueued with ids derived from the event id, so every node may read the same events
+and the run still happens once. An enqueue that fails is retried before moving on:
+a store outage delays an event-started job but does not drop it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections.abc import Sequence
+
+from baton.errors import BatonError
+from baton.events import EventJob, Listener, kind_matches
+from baton.jobs import Registry
+from baton.model import Event, Run
+from baton.store.base import Store
+
+log = logging.getLogger("baton.events")
+
+_PAGE = 500
+
+
+class EventPump:
+    """Reads the store's event log and hands each event to listeners and event jobs."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        registry: Registry,
+        listeners: Sequence[Listener],
+        jobs: Sequence[EventJob],
+        poll: float,
+    ) -> None:
+        self.store = store
+        self.registry = registry
+        self.listeners = listeners
+        self.jobs = jobs
+        self.poll = poll
+
+    async def run(self, until: asyncio.Event) -> None:
+        """Follow the log until ``until`` is set."""
+        position = await self._start(until)
+        while not until.is_set():
+            try:
+                batch = await self.store.read_events(after=position, limit=_PAGE)
+                for event in batch:
+                    await self._start_jobs(event)
+                    position = event.id
+                    await self._notify(event)
+            except Exception:
+                log.exception("reading the event log failed; retrying")
+                batch = []
+            if len(batch) < _PAGE and await _wait(until, self.poll):
+                return
+
+    async def _start(self, until: asyncio.Event) -> str | None:
+        while True:
+            try:
+                return await self.store.last_event_id()
+            except Exception:
+                log.exception("finding the end of the event log failed; retrying")
+                if await _wait(until, 1.0):
+                    return None
+
+    async def _start_jobs(self, event: Event) -> None:
+        for spec in self.jobs:
+            if not kind_matches(spec.pattern, event.kind):
+                continue
+            try:
+                run = await self._run_for(spec, event)
+            except BatonError as exc:
+                log.error("event job %s cannot start for event %s: %s", spec.name, event.id, exc)
+                continue
+            except Exception:
+                log.exception("event job %s: no payload for event %s", spec.name, event.id)
+                continue
+            await self.store.enqueue_run(run)  # a failure retries this event: nothing dropped
+
+    async def _run_for(self, spec: EventJob, event: Event) -> Run:
+        job_type = self.registry.get(spec.job)
+        payload = job_type.dump_payload(spec.payload(event))
+        now = await self.store.now()
+        return Run(
+            id=spec.run_id(event),
+            schedule_id=None,
+            type=job_type.name,
+            payload=payload,
+            fire_at=event.at,
+            due_at=now,
+            policy=spec.policy,
+            created_at=now,
+        )
+
+    async def _notify(self, event: Event) -> None:
+        for listener in self.listeners:
+            if not kind_matches(listener.pattern, event.kind):
+                continue
+            try:
+                result = listener.func(event)
+                if inspect.isawaitable(result):
+                    await result
+            except Exception:
+                log.exception("a listener on %s failed for event %s", listener.pattern, event.id)
+
+
+async def _wait(until: asyncio.Event, seconds: float) -> bool:
+    try:
+        await asyncio.wait_for(until.wait(), seconds)
+    except TimeoutError:
+        return False
+    return True
