@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from baton.errors import ScheduleExistsError
+from baton.errors import InvalidInputError, ScheduleExistsError
 from baton.model import NodeInfo, Policy, RunError, RunState, ScheduleState
 from baton.node import FirePlanner
 from baton.store.base import ClaimRequest, Completion, RunFilter, ScheduleFilter, Store
@@ -467,6 +467,17 @@ async def test_state_changes_append_events_readable_after_an_id(store: Store, cl
     assert [e.kind for e in after] == ["run.started", "run.succeeded"]
     assert await store.prune_events(keep=2) == 3
     assert [e.kind for e in await store.read_events()] == ["run.succeeded", "custom.thing"]
+
+
+async def test_cursors_and_event_ids_not_given_out_by_the_store_are_refused(
+    store: Store, clock: Clock
+) -> None:
+    with pytest.raises(InvalidInputError) as runs_error:
+        await store.list_runs(cursor="not-a-cursor")
+    assert runs_error.value.field == "cursor"
+    with pytest.raises(InvalidInputError) as events_error:
+        await store.read_events(after="x; DROP")
+    assert events_error.value.field == "after"
 
 
 async def test_wait_for_change_wakes_on_a_write_and_times_out_otherwise(

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from baton import events
+from baton.errors import InvalidInputError
 from baton.model import Run, RunError, RunState, Schedule, run_id_for_fire
 from baton.store.base import Completion, FirePlan, Planner, RunFilter, ScheduleFilter
 
@@ -19,6 +20,14 @@ LEASE_EXPIRED = RunError(
     type="LeaseExpired",
     message="the node running this attempt stopped renewing its lease",
 )
+
+
+def int_cursor(value: str, field: str = "cursor") -> int:
+    """A numeric cursor or event id given back by a caller; anything else is refused."""
+    try:
+        return int(value)
+    except ValueError:
+        raise InvalidInputError("is not a value this store gave out", field=field) from None
 
 
 def new_token() -> str:

@@ -341,7 +341,7 @@ class MemoryStore(Signalled, Store):
         self, flt: RunFilter | None = None, *, cursor: str | None = None, limit: int = 100
     ) -> Page[Run]:
         flt = flt or RunFilter()
-        before = int(cursor) if cursor else None
+        before = _logic.int_cursor(cursor) if cursor else None
         found = sorted(
             (
                 r
@@ -397,7 +397,7 @@ class MemoryStore(Signalled, Store):
             return self._emit(kind, subject, data)
 
     async def read_events(self, *, after: str | None = None, limit: int = 100) -> list[Event]:
-        start = int(after) if after else 0
+        start = _logic.int_cursor(after, "after") if after else 0
         return [e for e in self._events if int(e.id) > start][:limit]
 
     async def last_event_id(self) -> str | None:

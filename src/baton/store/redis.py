@@ -34,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import secrets
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import suppress
@@ -42,7 +43,13 @@ from importlib import resources
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from baton.errors import ConfigurationError, ScheduleExistsError, StoreError, StoreVersionError
+from baton.errors import (
+    ConfigurationError,
+    InvalidInputError,
+    ScheduleExistsError,
+    StoreError,
+    StoreVersionError,
+)
 from baton.model import (
     Event,
     NodeInfo,
@@ -100,6 +107,7 @@ _SCRIPTS = (
     "heartbeat",
 )
 _LIST_BATCH = 500
+_STREAM_ID = re.compile(r"\d{1,20}(-\d{1,20})?")
 _UNFINISHED = frozenset({RunState.QUEUED, RunState.RUNNING, RunState.RETRYING})
 
 
@@ -606,7 +614,7 @@ class RedisStore(Signalled, Store):
         flt = flt or RunFilter()
         if flt.states and flt.states <= _UNFINISHED:
             return await self._list_unfinished(flt, cursor, limit)
-        top = f"({int(cursor)}" if cursor else "+inf"
+        top = f"({_logic.int_cursor(cursor)}" if cursor else "+inf"
         items: list[tuple[int, Run]] = []
         while len(items) <= limit:
             batch = await self._call(
@@ -656,7 +664,8 @@ class RedisStore(Signalled, Store):
                     runs.append((int(flat["seq"]), run))
         runs.sort(key=lambda item: -item[0])
         if cursor is not None:
-            runs = [item for item in runs if item[0] < int(cursor)]
+            before = _logic.int_cursor(cursor)
+            runs = [item for item in runs if item[0] < before]
         page = runs[:limit]
         more = len(runs) > limit
         return Page[Run](items=[r for _, r in page], next_cursor=str(page[-1][0]) if more else None)
@@ -717,13 +726,10 @@ class RedisStore(Signalled, Store):
         return Event(id=event_id, kind=kind, at=_stream_time(event_id), subject=subject, data=data)
 
     async def read_events(self, *, after: str | None = None, limit: int = 100) -> list[Event]:
+        if after and not _STREAM_ID.fullmatch(after):
+            raise InvalidInputError("is not an event id of this store", field="after")
         start = f"({after}" if after else "-"
-        try:
-            entries = await self._call(self.r.xrange(self.prefix + "ev", start, "+", count=limit))
-        except StoreError as exc:
-            if "Invalid stream ID" in str(exc):
-                raise StoreError(f"invalid cursor {after!r}") from None
-            raise
+        entries = await self._call(self.r.xrange(self.prefix + "ev", start, "+", count=limit))
         return [
             Event(
                 id=eid, kind=f["k"], at=_stream_time(eid), subject=f["s"], data=json.loads(f["d"])

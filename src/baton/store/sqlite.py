@@ -755,7 +755,7 @@ class SQLiteStore(Signalled, Store):
         if flt.since is not None:
             query = query.where(runs.c.created_at >= to_us(flt.since))
         if cursor is not None:
-            query = query.where(runs.c.seq < _int_cursor(cursor))
+            query = query.where(runs.c.seq < _logic.int_cursor(cursor))
 
         def body(conn: Connection) -> Page[Run]:
             rows = conn.execute(query).all()
@@ -847,7 +847,7 @@ class SQLiteStore(Signalled, Store):
     async def read_events(self, *, after: str | None = None, limit: int = 100) -> list[Event]:
         query = select(events).order_by(events.c.id).limit(limit)
         if after is not None:
-            query = query.where(events.c.id > _int_cursor(after))
+            query = query.where(events.c.id > _logic.int_cursor(after, "after"))
 
         def body(conn: Connection) -> list[Event]:
             return [_sql.event_from_row(r) for r in conn.execute(query).all()]
@@ -904,13 +904,6 @@ class SQLiteStore(Signalled, Store):
 def _run_event(run: Run) -> EventItem:
     kind, data = _logic.run_event(run)
     return kind, run.id, data
-
-
-def _int_cursor(cursor: str) -> int:
-    try:
-        return int(cursor)
-    except ValueError:
-        raise StoreError(f"invalid cursor {cursor!r}") from None
 
 
 def _translate(exc: SQLAlchemyError, path: Path) -> StoreError:
