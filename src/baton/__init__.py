@@ -10,12 +10,22 @@ from baton.errors import (
     InvalidTriggerError,
     JobTypeNotFoundError,
     RunNotFoundError,
+    RunStateError,
     ScheduleExistsError,
     ScheduleNotFoundError,
     StoreError,
     StoreVersionError,
 )
-from baton.jobs import Job, JobType, NonRetryableError, Registry, RunContext, StopSchedule, job
+from baton.jobs import (
+    Job,
+    JobType,
+    NonRetryableError,
+    Registry,
+    RunContext,
+    Secret,
+    StopSchedule,
+    job,
+)
 from baton.model import (
     Event,
     NodeInfo,
@@ -55,10 +65,12 @@ __all__ = [
     "RunError",
     "RunNotFoundError",
     "RunState",
+    "RunStateError",
     "Schedule",
     "ScheduleExistsError",
     "ScheduleNotFoundError",
     "ScheduleState",
+    "Secret",
     "Settings",
     "StopSchedule",
     "StoreError",

@@ -17,13 +17,25 @@ from datetime import datetime
 from types import ModuleType
 from typing import Any, Protocol, TypeVar, get_type_hints
 
-from pydantic import BaseModel, ConfigDict, ValidationError, create_model
+from pydantic import BaseModel, ConfigDict, SecretBytes, SecretStr, ValidationError, create_model
 
 from baton.errors import BatonError, InvalidPayloadError, JobTypeNotFoundError
 from baton.model import MAX_PAYLOAD_BYTES
 
 T = TypeVar("T")
 _MARK = "__baton_job__"
+REDACTED = "***"
+
+
+class Secret:
+    """Marks a payload field as secret: ``token: Annotated[str, Secret()]``.
+
+    The value is stored as it is (a job needs it), but the HTTP API shows ``***`` in
+    its place in every schedule and run it returns.
+    """
+
+    def __repr__(self) -> str:
+        return "Secret()"
 
 
 class Job(BaseModel):
@@ -87,6 +99,13 @@ class JobType:
     is_class: bool
     takes_payload: bool = False
     description: str = ""
+    secret_fields: frozenset[str] = frozenset()
+
+    def redact(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """A copy of a stored payload with the values of secret fields replaced."""
+        if not self.secret_fields:
+            return payload
+        return {k: REDACTED if k in self.secret_fields else v for k, v in payload.items()}
 
     def validate_payload(self, data: Any) -> BaseModel:
         """Validate ``data`` against the payload model; errors name the field."""
@@ -185,6 +204,7 @@ def _describe(name: str, target: Any, description: str) -> JobType:
             dependencies=deps,
             is_class=True,
             description=doc,
+            secret_fields=_secret_fields(name, target),
         )
     if not inspect.iscoroutinefunction(target):
         raise TypeError(f"job {name!r}: @job takes a class or an async function")
@@ -206,7 +226,22 @@ def _describe(name: str, target: Any, description: str) -> JobType:
         is_class=False,
         takes_payload="payload" in inspect.signature(target).parameters,
         description=doc,
+        secret_fields=_secret_fields(name, payload_model),
     )
+
+
+def _secret_fields(name: str, model: type[BaseModel]) -> frozenset[str]:
+    found = set()
+    for field_name, info in model.model_fields.items():
+        if info.annotation in (SecretStr, SecretBytes):
+            # pydantic dumps these as '**********': the stored payload would lose the value.
+            raise TypeError(
+                f"job {name!r}: field {field_name!r} is a pydantic secret type, which cannot "
+                "be stored; use Annotated[str, baton.Secret()]"
+            )
+        if any(isinstance(meta, Secret) for meta in info.metadata):
+            found.add(info.alias or field_name)
+    return frozenset(found)
 
 
 def _dependencies(

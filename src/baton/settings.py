@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 from pydantic import Field, field_validator
@@ -20,6 +21,12 @@ class Settings(BaseSettings):
     concurrency: int = Field(default=10, ge=1, le=10_000)
     imports: Annotated[list[str], NoDecode] = Field(default_factory=list)
     """Modules holding the application's job types (comma-separated in the environment)."""
+    api_tokens: str | None = None
+    """``admin:<token>,viewer:<token>``: who may use the HTTP API, and how."""
+    api_token_file: Path | None = None
+    """Where ``baton serve`` keeps the admin token it makes when no token is configured."""
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8000, ge=0, le=65535)
 
     @field_validator("imports", mode="before")
     @classmethod

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import logging
-from datetime import timedelta
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from baton.cli import jobs, runs
+from baton.cli import jobs, runs, serve
 from baton.cli.context import (
     CliState,
     err_console,
@@ -18,7 +16,8 @@ from baton.cli.context import (
     run_async,
     state_of,
 )
-from baton.node import WORK_ROLES, NodeConfig
+from baton.cli.nodes import LogLevel, node_config
+from baton.node import WORK_ROLES
 from baton.settings import Settings
 from baton.store import store_from_url
 from baton.store.base import StoreReport
@@ -64,7 +63,7 @@ def worker(
     ),
     lease: Annotated[float, typer.Option(help="Lease length in seconds.")] = 30.0,
     shutdown_grace: Annotated[float, typer.Option(help="Seconds to finish runs on stop.")] = 30.0,
-    log_level: Annotated[str, typer.Option(help="Logging level.")] = "INFO",
+    log_level: LogLevel = "INFO",
 ) -> None:
     """Run a node (scheduler and worker, no HTTP) until SIGTERM or Ctrl-C."""
     cli = state_of(ctx)
@@ -73,21 +72,15 @@ def worker(
         raise typer.BadParameter(
             f"roles must be among {', '.join(sorted(WORK_ROLES))}", param_hint="--roles"
         )
-    logging.basicConfig(
-        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    config = node_config(
+        cli.settings,
+        roles=chosen,
+        name=name,
+        concurrency=concurrency,
+        lease=lease,
+        shutdown_grace=shutdown_grace,
+        log_level=log_level,
     )
-    config_kwargs = {
-        "tune_gc": True,
-        "roles": chosen,
-        "concurrency": concurrency or cli.settings.concurrency,
-        "lease": timedelta(seconds=lease),
-        "shutdown_grace": timedelta(seconds=shutdown_grace),
-    }
-    node_name = name or cli.settings.node_name
-    if node_name:
-        config_kwargs["name"] = node_name
-    with reporting_errors():
-        config = NodeConfig(**config_kwargs)  # type: ignore[arg-type]
 
     async def go() -> None:
         async with cli.baton(node=config) as baton:
@@ -99,6 +92,9 @@ def worker(
             await baton.serve()
 
     run_async(go)
+
+
+app.command()(serve.serve)
 
 
 @app.command()

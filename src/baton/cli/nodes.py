@@ -1,0 +1,46 @@
+"""What ``baton worker`` and ``baton serve`` share: logging and the node's settings."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Annotated, Any
+
+import typer
+
+from baton.cli.context import reporting_errors
+from baton.node import NodeConfig
+from baton.settings import Settings
+
+LogLevel = Annotated[str, typer.Option(help="Logging level.")]
+
+
+def node_config(
+    settings: Settings,
+    *,
+    roles: frozenset[str],
+    name: str | None,
+    concurrency: int | None,
+    lease: float,
+    shutdown_grace: float,
+    log_level: str,
+) -> NodeConfig:
+    """Configure logging and the node of a process that is only a node (GC tuned)."""
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    kwargs: dict[str, Any] = {
+        "tune_gc": True,
+        "roles": roles,
+        "concurrency": concurrency or settings.concurrency,
+        "lease": timedelta(seconds=lease),
+        "shutdown_grace": timedelta(seconds=shutdown_grace),
+    }
+    node_name = name or settings.node_name
+    if node_name:
+        kwargs["name"] = node_name
+    with reporting_errors():
+        try:
+            return NodeConfig(**kwargs)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from None

@@ -1,0 +1,14 @@
+"""baton's HTTP side: the admin API, its auth, metrics and the server that runs it."""
+
+from baton.web.app import create_app
+from baton.web.auth import ApiTokens, Role, default_token_file, ensure_admin_token
+from baton.web.server import serve_http
+
+__all__ = [
+    "ApiTokens",
+    "Role",
+    "create_app",
+    "default_token_file",
+    "ensure_admin_token",
+    "serve_http",
+]

@@ -1,0 +1,124 @@
+"""Errors as RFC 9457 problem details (``application/problem+json``).
+
+Every error the API returns has ``type``, ``title``, ``status`` and ``detail``; a
+validation error also names the offending ``field`` (``payload.worker_id``,
+``policy.retry.max_attempts``), so a client can point at it.
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException
+
+from baton.errors import (
+    BatonError,
+    InvalidInputError,
+    JobTypeNotFoundError,
+    RunNotFoundError,
+    RunStateError,
+    ScheduleExistsError,
+    ScheduleNotFoundError,
+    StoreError,
+)
+
+MEDIA_TYPE = "application/problem+json"
+
+
+class Problem(BaseModel):
+    """An error, as RFC 9457 describes it."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    field: str | None = None
+    """The request field at fault, for validation errors."""
+
+
+def problem_response(
+    status: int,
+    detail: str,
+    *,
+    instance: str | None = None,
+    field: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body = Problem(
+        title=HTTPStatus(status).phrase,
+        status=status,
+        detail=detail,
+        instance=instance,
+        field=field,
+    )
+    return JSONResponse(
+        body.model_dump(exclude_none=True),
+        status_code=status,
+        media_type=MEDIA_TYPE,
+        headers=headers,
+    )
+
+
+def _status_of(exc: BatonError) -> int:
+    if isinstance(exc, ScheduleNotFoundError | RunNotFoundError):
+        return 404
+    if isinstance(exc, ScheduleExistsError | RunStateError):
+        return 409
+    if isinstance(exc, InvalidInputError | JobTypeNotFoundError):
+        return 422
+    if isinstance(exc, StoreError):
+        return 503
+    return 500
+
+
+def install(app: FastAPI) -> None:
+    """Turn baton's errors, HTTP errors and request validation errors into problems."""
+
+    async def on_baton_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, BatonError)
+        field = getattr(exc, "field", None)
+        if isinstance(exc, JobTypeNotFoundError):
+            field = "type"
+        detail = str(exc).removeprefix(f"{field}: ") if field else str(exc)
+        return problem_response(_status_of(exc), detail, instance=request.url.path, field=field)
+
+    async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, HTTPException)
+        return problem_response(
+            exc.status_code,
+            str(exc.detail),
+            instance=request.url.path,
+            headers=dict(exc.headers or {}),
+        )
+
+    async def on_invalid_request(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        first: dict[str, Any] = exc.errors()[0] if exc.errors() else {}
+        loc = [str(part) for part in first.get("loc", ())]
+        if loc and loc[0] in ("body", "query", "path", "header"):
+            loc = loc[1:]
+        field = ".".join(loc) or None
+        return problem_response(
+            422, str(first.get("msg", "invalid request")), instance=request.url.path, field=field
+        )
+
+    app.add_exception_handler(BatonError, on_baton_error)
+    app.add_exception_handler(HTTPException, on_http_error)
+    app.add_exception_handler(RequestValidationError, on_invalid_request)
+
+
+def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the problem responses an operation can return."""
+    return {
+        status: {
+            "description": HTTPStatus(status).phrase,
+            "content": {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+        for status in statuses
+    }

@@ -1,0 +1,77 @@
+"""Request bodies and response shapes of the admin API that are not baton's own records.
+
+Schedules and runs are returned as :class:`baton.Schedule` and :class:`baton.Run`, with
+secret payload fields redacted and lease tokens left out.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from baton.jobs import Registry
+from baton.model import NodeInfo, Policy, Run, Schedule, ScheduleState
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ScheduleBody(_Body):
+    """A schedule as a client sends it to replace one (``PUT /admin/jobs/{id}``)."""
+
+    type: str = Field(description="The job type's registered name.")
+    payload: dict[str, Any] = Field(default_factory=dict)
+    trigger: dict[str, Any] = Field(
+        description='One key naming the kind: {"interval": {"seconds": 300}}, '
+        '{"cron": "*/5 * * * *"}, {"date": "2026-11-27T10:00:00Z"}, {"calendar": {...}}.',
+        examples=[{"interval": {"seconds": 300}}],
+    )
+    policy: Policy | None = None
+    state: ScheduleState = ScheduleState.ACTIVE
+
+
+class NewSchedule(ScheduleBody):
+    """A schedule as a client creates it (``POST /admin/jobs``)."""
+
+    id: str = Field(description="Caller-chosen and stable, e.g. worker-metrics:w-1.")
+
+
+class TriggerBody(_Body):
+    """Optional: a run id, so that a retried request does not queue a second run."""
+
+    run_id: str | None = None
+
+
+class NodeView(NodeInfo):
+    """A node's last heartbeat, how old it is, and the runs it holds leases on."""
+
+    heartbeat_age: float = Field(description="Seconds since the node's last heartbeat.")
+    runs: list[str] = Field(default_factory=list, description="Ids of its running runs.")
+
+
+class Health(BaseModel):
+    status: str
+
+
+class Redactor:
+    """Hides what clients must not see: secret payload fields and lease tokens."""
+
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+
+    def _payload(self, type_name: str, payload: dict[str, Any]) -> dict[str, Any]:
+        if type_name not in self.registry:
+            return payload  # unknown here: nothing is declared secret
+        return self.registry.get(type_name).redact(payload)
+
+    def schedule(self, schedule: Schedule) -> Schedule:
+        return schedule.model_copy(
+            update={"payload": self._payload(schedule.type, schedule.payload)}
+        )
+
+    def run(self, run: Run) -> Run:
+        return run.model_copy(
+            update={"payload": self._payload(run.type, run.payload), "lease_token": None}
+        )
