@@ -30,6 +30,7 @@ def create_app(
         title=title,
         summary="See and steer every job of a baton cluster.",
         version=_version(),
+        generate_unique_id_function=lambda route: route.name,  # operation ids: function names
     )
     app.state.baton = baton
     app.state.tokens = tokens

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Body, Query, Response
 
 from baton.model import Page, Run, Schedule, ScheduleState
 from baton.web.deps import Admin, BatonDep, RedactorDep, Viewer
-from baton.web.problems import documented
+from baton.web.openapi import RUN_LINKS, SCHEDULE_LINKS, documented
 from baton.web.schemas import NewSchedule, ScheduleBody, TriggerBody
 
 router = APIRouter(prefix="/admin/jobs", tags=["jobs"], responses=documented(401, 403))
@@ -33,7 +33,12 @@ async def list_jobs(
     )
 
 
-@router.post("", status_code=201, dependencies=[Admin], responses=documented(409, 422))
+@router.post(
+    "",
+    status_code=201,
+    dependencies=[Admin],
+    responses={201: SCHEDULE_LINKS, **documented(400, 409, 422)},
+)
 async def create_job(
     body: NewSchedule, baton: BatonDep, redactor: RedactorDep, response: Response
 ) -> Schedule:
@@ -64,7 +69,12 @@ async def job_runs(
     return Page[Run](items=[redactor.run(r) for r in page.items], next_cursor=page.next_cursor)
 
 
-@router.post("/{schedule_id:path}/trigger", status_code=202, dependencies=[Admin], responses=_ONE)
+@router.post(
+    "/{schedule_id:path}/trigger",
+    status_code=202,
+    dependencies=[Admin],
+    responses={202: RUN_LINKS, **documented(400, 404, 422)},
+)
 async def trigger_job(
     schedule_id: str,
     baton: BatonDep,
@@ -97,7 +107,11 @@ async def get_job(schedule_id: str, baton: BatonDep, redactor: RedactorDep) -> S
 @router.put(
     "/{schedule_id:path}",
     dependencies=[Admin],
-    responses={**_ONE, 201: {"description": "Created", "model": Schedule}},
+    responses={
+        200: SCHEDULE_LINKS,
+        201: {"description": "Created", "model": Schedule, **SCHEDULE_LINKS},
+        **documented(400, 422),
+    },
 )
 async def put_job(
     schedule_id: str,

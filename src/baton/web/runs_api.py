@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from baton.model import Page, Run, RunState, UTCDateTime
 from baton.web.deps import Admin, BatonDep, RedactorDep, Viewer
-from baton.web.problems import documented
+from baton.web.openapi import RUN_LINKS, documented
 
 router = APIRouter(prefix="/admin/runs", tags=["runs"], responses=documented(401, 403))
 
@@ -37,14 +37,22 @@ async def get_run(run_id: str, baton: BatonDep, redactor: RedactorDep) -> Run:
     return redactor.run(await baton.get_run(run_id))
 
 
-@router.post("/{run_id:path}/retry", dependencies=[Admin], responses=documented(404, 409))
+@router.post(
+    "/{run_id:path}/retry",
+    dependencies=[Admin],
+    responses={200: RUN_LINKS, **documented(404, 409)},
+)
 async def retry_run(run_id: str, baton: BatonDep, redactor: RedactorDep) -> Run:
     """One more attempt of a failed, dead or cancelled run; a queued or running run is
     returned as it is; 409 for a run that succeeded."""
     return redactor.run(await baton.retry_run(run_id, reason="retry requested through the API"))
 
 
-@router.post("/{run_id:path}/cancel", dependencies=[Admin], responses=documented(404))
+@router.post(
+    "/{run_id:path}/cancel",
+    dependencies=[Admin],
+    responses={200: RUN_LINKS, **documented(404)},
+)
 async def cancel_run(run_id: str, baton: BatonDep, redactor: RedactorDep) -> Run:
     """Cancel a queued run at once, or ask the node running it to stop; a finished run is
     returned as it is."""

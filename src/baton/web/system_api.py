@@ -15,7 +15,8 @@ from baton.events import kind_matches
 from baton.model import Event, RunState
 from baton.web import metrics as metrics_mod
 from baton.web.deps import BatonDep, Viewer
-from baton.web.problems import documented, problem_response
+from baton.web.openapi import documented
+from baton.web.problems import problem_response
 from baton.web.schemas import Health, NodeView
 
 router = APIRouter(tags=["system"])
