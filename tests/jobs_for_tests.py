@@ -6,10 +6,11 @@ import asyncio
 import itertools
 import time
 from dataclasses import dataclass, field
+from typing import Annotated
 
 from dishka import Provider, Scope, make_async_container, provide
 
-from baton import Job, RunContext, StopSchedule, job
+from baton import Job, RunContext, Secret, StopSchedule, job
 
 
 @dataclass
@@ -20,6 +21,7 @@ class Recorder:
     running: int = 0
     peak: int = 0
     scoped_ids: list[int] = field(default_factory=list)
+    secrets: list[str] = field(default_factory=list)
 
     def note(self, ctx: RunContext) -> None:
         self.calls.append((ctx.run_id, ctx.attempt, time.monotonic()))
@@ -114,3 +116,18 @@ class Configured(Job):
 
 
 ALL_JOBS.append(Configured)
+
+
+@job("notify")
+class Notify(Job):
+    """Holds a secret: APIs show it as *** while the job gets the real value."""
+
+    url: str
+    api_key: Annotated[str, Secret()]
+
+    async def run(self, recorder: Recorder, ctx: RunContext) -> None:
+        recorder.note(ctx)
+        recorder.secrets.append(self.api_key)
+
+
+ALL_JOBS.append(Notify)
