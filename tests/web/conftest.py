@@ -39,8 +39,10 @@ class Api:
         return httpx.AsyncClient(base_url=self.url, headers=headers, timeout=10)
 
 
-async def start_api(store_url: str, recorder: Recorder) -> AsyncIterator[Api]:
-    baton = Baton(store=store_url, jobs=ALL_JOBS, container=container_for(recorder), node=NODE)
+async def start_api(
+    store_url: str, recorder: Recorder, node: NodeConfig = NODE
+) -> AsyncIterator[Api]:
+    baton = Baton(store=store_url, jobs=ALL_JOBS, container=container_for(recorder), node=node)
     tokens = ApiTokens.of([(ADMIN, Role.ADMIN), (VIEWER, Role.VIEWER)])
     app = create_app(baton, tokens=tokens, event_poll=0.05)
     started: asyncio.Future[str] = asyncio.get_running_loop().create_future()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -9,7 +12,8 @@ import pytest
 
 from baton import RunState
 from tests.integration.test_node import eventually
-from tests.web.conftest import VIEWER, Api
+from tests.jobs_for_tests import Recorder
+from tests.web.conftest import NODE, VIEWER, Api, start_api
 
 PROBLEM = "application/problem+json"
 
@@ -300,3 +304,24 @@ async def _is(got: Any, expected: str) -> bool:
 
 
 pytestmark = pytest.mark.timeout(60)
+
+
+async def test_readyz_is_503_when_the_store_does_not_answer(api: Api) -> None:
+    await api.baton.store.close()
+    async with api.client(token=None) as anon:
+        problem(await anon.get("/readyz"), 503)
+        assert (await anon.get("/healthz")).status_code == 200
+
+
+async def test_an_api_only_node_runs_no_job(tmp_path: Path) -> None:
+    recorder = Recorder()
+    api_only = dataclasses.replace(NODE, roles=frozenset({"api"}))
+    async for api in start_api(f"sqlite:///{tmp_path}/b.db", recorder, node=api_only):
+        async with api.client() as admin:
+            await admin.post("/admin/jobs", json=schedule())
+            run_id = (await admin.post("/admin/jobs/w:1/trigger")).json()["id"]
+            await asyncio.sleep(1.0)
+            assert (await admin.get(f"/admin/runs/{run_id}")).json()["state"] == "queued"
+            (node,) = (await admin.get("/admin/nodes")).json()
+            assert node["roles"] == ["api"]
+    assert recorder.calls == []

@@ -164,6 +164,10 @@ class Store(abc.ABC):
         count = f"{len(schedules.items)}{'+' if schedules.next_cursor else ''}"
         return StoreReport(facts={"store": type(self).__name__, "schedules": count})
 
+    async def ping(self) -> None:
+        """Raise unless the store answers a read (readiness probes)."""
+        await self.next_fire_time()
+
     @abc.abstractmethod
     async def now(self) -> datetime:
         """The store's clock (UTC): the one clock for leases and due times."""

@@ -36,7 +36,7 @@ async def healthz() -> Health:
 async def readyz(baton: BatonDep) -> Response:
     """The store answers within two seconds (no token needed)."""
     try:
-        await asyncio.wait_for(baton.store.now(), READY_TIMEOUT)
+        await asyncio.wait_for(baton.store.ping(), READY_TIMEOUT)
     except Exception as exc:
         return problem_response(503, f"the store does not answer: {exc or type(exc).__name__}")
     return Response(Health(status="ready").model_dump_json(), media_type="application/json")
