@@ -9,10 +9,12 @@
     │   ├── InvalidPayloadError
     │   └── InvalidPolicyError
     ├── JobTypeNotFoundError        no job type is registered under that name
-    ├── ScheduleNotFoundError
-    ├── ScheduleExistsError         add without replace on an id that is taken
-    ├── RunNotFoundError
-    ├── RunStateError               the run's state does not allow the request (retry a success)
+    ├── NotFoundError               the thing asked for does not exist (HTTP 404)
+    │   ├── ScheduleNotFoundError
+    │   └── RunNotFoundError
+    ├── ConflictError               the request clashes with what is stored (HTTP 409)
+    │   ├── ScheduleExistsError     add without replace on an id that is taken
+    │   └── RunStateError           the run's state does not allow the request (retry a success)
     └── StoreError                  the store failed; the driver's error is ``__cause__``
         └── StoreVersionError       the store holds a schema this version cannot use
 
@@ -58,7 +60,15 @@ class JobTypeNotFoundError(BatonError, LookupError):
         super().__init__(f"no job type is registered as {name!r}")
 
 
-class ScheduleNotFoundError(BatonError, LookupError):
+class NotFoundError(BatonError, LookupError):
+    """The thing asked for does not exist. Applications may subclass it."""
+
+
+class ConflictError(BatonError):
+    """The request clashes with the stored state. Applications may subclass it."""
+
+
+class ScheduleNotFoundError(NotFoundError):
     """No schedule has the given id."""
 
     def __init__(self, schedule_id: str) -> None:
@@ -66,7 +76,7 @@ class ScheduleNotFoundError(BatonError, LookupError):
         super().__init__(f"no schedule has the id {schedule_id!r}")
 
 
-class ScheduleExistsError(BatonError):
+class ScheduleExistsError(ConflictError):
     """A schedule with this id exists and the caller did not ask to replace it."""
 
     def __init__(self, schedule_id: str) -> None:
@@ -74,7 +84,7 @@ class ScheduleExistsError(BatonError):
         super().__init__(f"a schedule with the id {schedule_id!r} exists (use replace)")
 
 
-class RunNotFoundError(BatonError, LookupError):
+class RunNotFoundError(NotFoundError):
     """No run has the given id."""
 
     def __init__(self, run_id: str) -> None:
@@ -82,7 +92,7 @@ class RunNotFoundError(BatonError, LookupError):
         super().__init__(f"no run has the id {run_id!r}")
 
 
-class RunStateError(BatonError):
+class RunStateError(ConflictError):
     """The run is in a state that does not allow what was asked of it."""
 
     def __init__(self, run_id: str, message: str) -> None:

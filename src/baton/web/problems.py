@@ -18,12 +18,10 @@ from starlette.exceptions import HTTPException
 
 from baton.errors import (
     BatonError,
+    ConflictError,
     InvalidInputError,
     JobTypeNotFoundError,
-    RunNotFoundError,
-    RunStateError,
-    ScheduleExistsError,
-    ScheduleNotFoundError,
+    NotFoundError,
     StoreError,
 )
 
@@ -66,9 +64,9 @@ def problem_response(
 
 
 def _status_of(exc: BatonError) -> int:
-    if isinstance(exc, ScheduleNotFoundError | RunNotFoundError):
+    if isinstance(exc, NotFoundError):
         return 404
-    if isinstance(exc, ScheduleExistsError | RunStateError):
+    if isinstance(exc, ConflictError):
         return 409
     if isinstance(exc, InvalidInputError | JobTypeNotFoundError):
         return 422
