@@ -2,6 +2,8 @@
 
 from baton.web.app import create_app
 from baton.web.auth import ApiTokens, Role, default_token_file, ensure_admin_token
+from baton.web.deps import require
+from baton.web.openapi import documented
 from baton.web.server import serve_http
 
 __all__ = [
@@ -9,6 +11,8 @@ __all__ = [
     "Role",
     "create_app",
     "default_token_file",
+    "documented",
     "ensure_admin_token",
+    "require",
     "serve_http",
 ]
