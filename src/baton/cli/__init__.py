@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from baton.cli import fleet as fleet_cli
 from baton.cli import jobs, runs, serve
 from baton.cli.context import (
     CliState,
@@ -16,7 +17,9 @@ from baton.cli.context import (
     run_async,
     state_of,
 )
+from baton.cli.fleet import FleetFlag
 from baton.cli.nodes import LogLevel, node_config
+from baton.fleet import FleetSettings
 from baton.node import WORK_ROLES
 from baton.settings import Settings
 from baton.store import store_from_url
@@ -31,6 +34,7 @@ app = typer.Typer(
 )
 app.add_typer(jobs.app, name="jobs")
 app.add_typer(runs.app, name="runs")
+app.add_typer(fleet_cli.app, name="fleet")
 
 
 @app.callback()
@@ -63,6 +67,7 @@ def worker(
     ),
     lease: Annotated[float, typer.Option(help="Lease length in seconds.")] = 30.0,
     shutdown_grace: Annotated[float, typer.Option(help="Seconds to finish runs on stop.")] = 30.0,
+    fleet: FleetFlag = False,
     log_level: LogLevel = "INFO",
 ) -> None:
     """Run a node (scheduler and worker, no HTTP) until SIGTERM or Ctrl-C."""
@@ -82,16 +87,11 @@ def worker(
         log_level=log_level,
     )
 
-    async def go() -> None:
-        async with cli.baton(node=config) as baton:
-            types = ", ".join(baton.registry.names()) or "-"
-            err_console.print(
-                f"baton node {config.name} ({', '.join(sorted(config.roles))}) "
-                f"on {cli.settings.store_url}, job types: {types}"
-            )
-            await baton.serve()
-
-    run_async(go)
+    with reporting_errors():
+        fleet_settings = FleetSettings() if fleet or cli.settings.fleet else None
+    run_async(
+        lambda: serve.serve_node(cli, config, tokens=None, host="", port=0, fleet=fleet_settings)
+    )
 
 
 app.command()(serve.serve)

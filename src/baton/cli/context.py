@@ -7,7 +7,7 @@ import importlib
 import json
 import os
 import sys
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -51,8 +51,20 @@ class CliState:
                 raise ConfigurationError(f"--import {name}: {exc}") from None
         return registry
 
-    def baton(self, *, node: NodeConfig | None = None) -> Baton:
-        return Baton(store=self.settings.store_url, registry=self.registry(), node=node)
+    def baton(
+        self,
+        *,
+        node: NodeConfig | None = None,
+        jobs: Iterable[Any] = (),
+        container: Any | None = None,
+    ) -> Baton:
+        return Baton(
+            store=self.settings.store_url,
+            registry=self.registry(),
+            jobs=jobs,
+            container=container,
+            node=node,
+        )
 
 
 def state_of(ctx: typer.Context) -> CliState:

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from baton.cli.context import err_console, reporting_errors, run_async, state_of
+from baton.cli.context import CliState, err_console, reporting_errors, run_async, state_of
+from baton.cli.fleet import FleetFlag, opened
 from baton.cli.nodes import LogLevel, node_config
 from baton.errors import ConfigurationError
-from baton.node import ROLES
+from baton.fleet import FleetSettings
+from baton.node import ROLES, NodeConfig
 from baton.settings import Settings
 from baton.web import (
     ApiTokens,
@@ -41,6 +44,7 @@ def serve(
         Path | None,
         typer.Option(help="Where the generated admin token is kept ($BATON_API_TOKEN_FILE)."),
     ] = None,
+    fleet: FleetFlag = False,
     log_level: LogLevel = "INFO",
 ) -> None:
     """Serve the admin API and run a node (scheduler and worker) until SIGTERM or Ctrl-C.
@@ -61,28 +65,55 @@ def serve(
     )
     settings = cli.settings
     with reporting_errors():
-        tokens = _tokens(settings, token_file) if "api" in chosen else None
+        tokens = tokens_for(settings, token_file) if "api" in chosen else None
+        fleet_settings = FleetSettings() if fleet or settings.fleet else None
+    run_async(
+        lambda: serve_node(
+            cli,
+            config,
+            tokens=tokens,
+            host=host or settings.api_host,
+            port=settings.api_port if port is None else port,
+            fleet=fleet_settings,
+        )
+    )
 
-    async def go() -> None:
-        baton = cli.baton(node=config)
+
+async def serve_node(
+    cli: CliState,
+    config: NodeConfig,
+    *,
+    tokens: ApiTokens | None,
+    host: str,
+    port: int,
+    fleet: FleetSettings | None = None,
+    on_started: Callable[[str], None] | None = None,
+) -> None:
+    """Open the Baton (and the fleet), reconcile, then run the node and the API until
+    stopped. Without ``tokens`` no HTTP is served."""
+    async with opened(cli, node=config, fleet=fleet) as (baton, app_fleet):
         app = create_app(baton, tokens=tokens) if tokens is not None else None
-        async with baton:
+        if app is not None and app_fleet is not None:
+            app.include_router(app_fleet.router())
+        err_console.print(
+            f"baton node {config.name} ({', '.join(sorted(config.roles))}) "
+            f"on {cli.settings.store_url}, job types: {', '.join(baton.registry.names()) or '-'}"
+        )
+        if app_fleet is not None:
+            started, removed = await app_fleet.monitoring.reconcile()
             err_console.print(
-                f"baton node {config.name} ({', '.join(sorted(config.roles))}) "
-                f"on {settings.store_url}, job types: {', '.join(baton.registry.names()) or '-'}"
+                f"fleet: {len(started)} schedules made or updated, {len(removed)} orphans removed"
             )
-            if app is None:
-                await baton.serve()
-                return
-            await serve_http(
-                baton,
-                app,
-                host=host or settings.api_host,
-                port=settings.api_port if port is None else port,
-                on_started=lambda url: err_console.print(f"admin API on {url} (docs: {url}/docs)"),
-            )
+        if app is None:
+            await baton.serve()
+            return
 
-    run_async(go)
+        def announce(url: str) -> None:
+            err_console.print(f"admin API on {url} (docs: {url}/docs)")
+            if on_started is not None:
+                on_started(url)
+
+        await serve_http(baton, app, host=host, port=port, on_started=announce)
 
 
 def _roles(spec: str) -> frozenset[str]:
@@ -94,7 +125,8 @@ def _roles(spec: str) -> frozenset[str]:
     return chosen
 
 
-def _tokens(settings: Settings, token_file: Path | None) -> ApiTokens:
+def tokens_for(settings: Settings, token_file: Path | None) -> ApiTokens:
+    """The configured tokens, or the admin token kept in the token file (made if missing)."""
     if settings.api_tokens:
         return ApiTokens.parse(settings.api_tokens)
     path = token_file or settings.api_token_file or default_token_file()
