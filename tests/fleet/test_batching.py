@@ -58,3 +58,24 @@ async def test_per_worker_gateway_makes_three_calls_per_worker(cloud: Cloud) -> 
     finally:
         await aws.close()
     assert aws.calls == {"DescribeInstances": 5, "GetMetricStatistics": 10}
+
+
+async def test_a_stream_of_keys_is_one_batch_until_a_quiet_gap_or_max_wait() -> None:
+    batches: list[int] = []
+
+    async def fetch(keys: list[int]) -> dict[int, int]:
+        batches.append(len(keys))
+        return {k: k for k in keys}
+
+    async def stream(coalescer: Coalescer[int, int]) -> None:
+        tasks = []
+        for k in range(20):  # keys a few milliseconds apart, like runs after their DB read
+            tasks.append(asyncio.create_task(coalescer.get(k)))
+            await asyncio.sleep(0.005)
+        assert await asyncio.gather(*tasks) == list(range(20))
+
+    await stream(Coalescer(fetch, window=0.25, max_batch=1000, max_wait=5.0))
+    assert batches == [20]
+    batches.clear()
+    await stream(Coalescer(fetch, window=0.25, max_batch=1000, max_wait=0.03))
+    assert len(batches) >= 2 and sum(batches) == 20

@@ -1,8 +1,12 @@
 """Gather the lookups that concurrent runs make within a few milliseconds into one call.
 
 A thousand per-worker runs that start together each ask for one instance; the
-coalescer collects their keys for ``window`` seconds (or until ``max_batch`` keys), makes
-one batched call, and hands each caller only its own answer.
+coalescer collects their keys until none has come for ``window`` seconds (or
+``max_batch`` keys are waiting, or the first has waited ``max_wait``), makes one
+batched call, and hands each caller only its own answer. Waiting for a quiet gap rather
+than a fixed slice matters: runs reach their AWS call one after another (each reads its
+worker first), a fraction of a millisecond apart, and a fixed slice would cut that
+stream into many small batches.
 """
 
 from __future__ import annotations
@@ -28,25 +32,35 @@ class Coalescer(Generic[K, V]):
         *,
         window: float,
         max_batch: int,
+        max_wait: float = 1.0,
     ) -> None:
         if max_batch < 1:
             raise ValueError("max_batch must be at least 1")
         self._fetch = fetch
         self.window = window
         self.max_batch = max_batch
+        self.max_wait = max(max_wait, window)
         self._pending: dict[K, asyncio.Future[V | None]] = {}
         self._timer: asyncio.TimerHandle | None = None
+        self._first_at = 0.0
         self._inflight: set[asyncio.Task[None]] = set()
 
     async def get(self, key: K) -> V | None:
         future = self._pending.get(key)
         if future is None:
-            future = asyncio.get_running_loop().create_future()
+            loop = asyncio.get_running_loop()
+            future = loop.create_future()
             self._pending[key] = future
             if len(self._pending) >= self.max_batch:
                 self._flush()
-            elif self._timer is None:
-                self._timer = asyncio.get_running_loop().call_later(self.window, self._flush)
+            else:
+                now = loop.time()
+                if self._timer is None:
+                    self._first_at = now
+                else:
+                    self._timer.cancel()
+                flush_at = min(now + self.window, self._first_at + self.max_wait)
+                self._timer = loop.call_at(flush_at, self._flush)
         return await asyncio.shield(future)
 
     def _flush(self) -> None:
