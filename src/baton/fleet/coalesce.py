@@ -39,7 +39,7 @@ class Coalescer(Generic[K, V]):
         self._fetch = fetch
         self.window = window
         self.max_batch = max_batch
-        self.max_wait = max(max_wait, window)
+        self.max_wait = max_wait
         self._pending: dict[K, asyncio.Future[V | None]] = {}
         self._timer: asyncio.TimerHandle | None = None
         self._first_at = 0.0
