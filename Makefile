@@ -1,5 +1,5 @@
 # Two commands do everything on a fresh machine:
-#   make demo   a venv, baton installed, the example jobs running with a live view
+#   make demo   a venv, baton installed, `baton demo` serving a simulated CML fleet
 #   make test   everything the tests need, then lint, layer contracts and the whole suite
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -20,13 +20,13 @@ system-deps:
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,redis]'
+	$(PY) -m pip install --quiet -e '.[test,redis,demo]'
 	touch $@
 
 install: $(VENV)/.installed
 
 demo: install
-	$(PY) examples/demo.py $(DEMO_ARGS)
+	$(VENV)/bin/baton demo $(DEMO_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check src tests benchmarks examples
@@ -39,6 +39,7 @@ test: system-deps lint
 
 bench: install
 	$(PY) benchmarks/bench_sqlite.py
+	$(PY) benchmarks/bench_fleet.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache baton-demo.db*
+	rm -rf $(VENV) .pytest_cache .ruff_cache baton-demo baton-demo.db*

@@ -7,8 +7,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from baton.cli import demo, jobs, runs, serve
 from baton.cli import fleet as fleet_cli
-from baton.cli import jobs, runs, serve
 from baton.cli.context import (
     CliState,
     err_console,
@@ -95,6 +95,7 @@ def worker(
 
 
 app.command()(serve.serve)
+app.command()(demo.demo)
 
 
 @app.command()

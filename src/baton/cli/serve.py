@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from fastapi import FastAPI
 
 from baton.cli.context import CliState, err_console, reporting_errors, run_async, state_of
 from baton.cli.fleet import FleetFlag, opened
 from baton.cli.nodes import LogLevel, node_config
 from baton.errors import ConfigurationError
-from baton.fleet import FleetSettings
+from baton.fleet import Fleet, FleetSettings
 from baton.node import ROLES, NodeConfig
 from baton.settings import Settings
 from baton.web import (
@@ -88,13 +89,18 @@ async def serve_node(
     port: int,
     fleet: FleetSettings | None = None,
     on_started: Callable[[str], None] | None = None,
+    configure_app: Callable[[FastAPI], None] | None = None,
+    before_serve: Callable[[Fleet], Awaitable[None]] | None = None,
 ) -> None:
     """Open the Baton (and the fleet), reconcile, then run the node and the API until
-    stopped. Without ``tokens`` no HTTP is served."""
+    stopped. Without ``tokens`` no HTTP is served. ``configure_app`` may add routes;
+    ``before_serve`` gets the fleet once it is reconciled."""
     async with opened(cli, node=config, fleet=fleet) as (baton, app_fleet):
         app = create_app(baton, tokens=tokens) if tokens is not None else None
         if app is not None and app_fleet is not None:
             app.include_router(app_fleet.router())
+        if app is not None and configure_app is not None:
+            configure_app(app)
         err_console.print(
             f"baton node {config.name} ({', '.join(sorted(config.roles))}) "
             f"on {cli.settings.store_url}, job types: {', '.join(baton.registry.names()) or '-'}"
@@ -104,6 +110,8 @@ async def serve_node(
             err_console.print(
                 f"fleet: {len(started)} schedules made or updated, {len(removed)} orphans removed"
             )
+            if before_serve is not None:
+                await before_serve(app_fleet)
         if app is None:
             await baton.serve()
             return

@@ -1,0 +1,201 @@
+"""``baton demo``: ``serve`` with the fleet monitor over a simulated AWS (a moto server)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import shutil
+import signal
+import socket
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from fastapi import FastAPI, Request
+
+from baton.cli.context import CliState, err_console, reporting_errors, run_async, state_of
+from baton.cli.nodes import node_config
+from baton.cli.serve import serve_node
+from baton.errors import ConfigurationError
+from baton.fleet import Fleet, FleetSettings
+from baton.fleet.simulate import SimulatedFleet
+from baton.node import NodeConfig
+from baton.web import ApiTokens, Role
+
+REGION = "eu-west-1"
+
+
+def demo(
+    ctx: typer.Context,
+    port: Annotated[int, typer.Option(help="Port of the API (0 picks a free one).")] = 8000,
+    host: Annotated[str, typer.Option(help="Address of the API.")] = "127.0.0.1",
+    workers: Annotated[int, typer.Option(min=1, max=500, help="Simulated CML workers.")] = 12,
+    poll: Annotated[float, typer.Option(min=1, help="Seconds between two polls.")] = 10.0,
+    terminate_after: Annotated[
+        float, typer.Option(help="Seconds until one instance is terminated.")
+    ] = 60.0,
+    duration: Annotated[
+        float | None, typer.Option(help="Stop by itself after this many seconds.")
+    ] = None,
+    data_dir: Annotated[
+        Path, typer.Option(help="Where the demo keeps its databases (emptied at start).")
+    ] = Path("baton-demo"),
+) -> None:
+    """Serve the API with the fleet monitor over a simulated fleet of CML workers on EC2.
+
+    A moto server on a free loopback port stands in for AWS; no AWS account is used.
+    """
+    try:
+        from moto.server import ThreadedMotoServer
+    except ImportError:
+        with reporting_errors():
+            raise ConfigurationError(
+                "the demo needs moto: pip install 'baton[demo]' (make demo does it)"
+            ) from None
+    cli = state_of(ctx)
+    shutil.rmtree(data_dir, ignore_errors=True)
+    data_dir.mkdir(parents=True)
+    store = f"sqlite:///{data_dir.resolve()}/baton.db"
+    demo_cli = CliState(
+        settings=cli.settings.model_copy(update={"store_url": store}), imports=cli.imports
+    )
+    config = node_config(
+        demo_cli.settings,
+        roles=frozenset({"api", "scheduler", "worker"}),
+        name="demo-node",
+        concurrency=50,
+        lease=30.0,
+        shutdown_grace=5.0,
+        log_level="WARNING",
+    )
+    logging.getLogger("baton.fleet").setLevel(logging.WARNING)
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    # Only this process talks to the simulated endpoint; it needs some credentials.
+    os.environ["AWS_ACCESS_KEY_ID"] = "demo"
+    os.environ["AWS_SECRET_ACCESS_KEY"] = "demo"
+    os.environ.pop("AWS_SESSION_TOKEN", None)
+    os.environ.pop("AWS_PROFILE", None)
+    api_port = port or _free_port()
+    base = f"http://{host}:{api_port}"
+    moto_port = _free_port()
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
+    moto.start()
+    endpoint = f"http://127.0.0.1:{moto_port}"
+    token = demo_cli.settings.api_tokens or secrets.token_urlsafe(24)
+    tokens = (
+        ApiTokens.parse(token)
+        if demo_cli.settings.api_tokens
+        else ApiTokens.of([(token, Role.ADMIN)])
+    )
+    fleet_settings = FleetSettings(
+        aws_endpoint_url=endpoint,
+        region=REGION,
+        poll_interval=poll,
+        poll_jitter=min(1.0, poll / 10),
+        webhook_urls=[f"{base}/demo/webhook"],  # type: ignore[list-item]
+        webhook_secret=secrets.token_hex(16),
+    )
+    try:
+        run_async(
+            lambda: _run(
+                demo_cli,
+                config,
+                tokens,
+                token,
+                host,
+                api_port,
+                fleet_settings,
+                workers,
+                terminate_after,
+                duration,
+            )
+        )
+    finally:
+        moto.stop()
+
+
+async def _run(
+    cli: CliState,
+    config: NodeConfig,
+    tokens: ApiTokens,
+    token: str,
+    host: str,
+    port: int,
+    settings: FleetSettings,
+    count: int,
+    terminate_after: float,
+    duration: float | None,
+) -> None:
+    endpoint = settings.aws_endpoint_url or ""
+    async with SimulatedFleet(endpoint, REGION, seed=7) as simulated:
+        await simulated.launch(count)
+        feeding = asyncio.create_task(simulated.feed_every(5.0))
+        side: list[asyncio.Task[None]] = [feeding]
+
+        def started(url: str) -> None:
+            err_console.print(
+                f"\n[bold]baton demo[/]: {count} simulated CML workers, polled "
+                f"every {settings.poll_interval:g} s"
+            )
+            err_console.print(f"  API     {url}   (docs: {url}/docs)")
+            err_console.print(f"  token   {token}")
+            err_console.print(f'  try     curl -H "Authorization: Bearer {token}" {url}/workers')
+            side.append(asyncio.create_task(_terminate_later(simulated, terminate_after)))
+            if duration is not None:
+                side.append(asyncio.create_task(_stop_after(duration)))
+
+        try:
+            await serve_node(
+                cli,
+                config,
+                tokens=tokens,
+                host=host,
+                port=port,
+                fleet=settings,
+                on_started=started,
+                configure_app=_demo_routes,
+                before_serve=_import_fleet,
+            )
+        finally:
+            for task in side:
+                task.cancel()
+            await asyncio.gather(*side, return_exceptions=True)
+
+
+async def _import_fleet(fleet: Fleet) -> None:
+    result = await fleet.registration.import_instances(
+        region=REGION, filters={"tag:Name": ["cml-*"]}
+    )
+    err_console.print(f"fleet: imported {len(result.registered)} workers tagged Name=cml-*")
+
+
+def _demo_routes(app: FastAPI) -> None:
+    @app.post("/demo/webhook", include_in_schema=False)
+    async def webhook(request: Request) -> dict[str, str]:
+        """Where the demo's alerts are delivered: printed to the console."""
+        body = await request.json()
+        alert = body.get("alert", {})
+        err_console.print(
+            f"[bold red]alert[/] {alert.get('worker_name')} ({alert.get('worker_id')}): "
+            f"{alert.get('metric')} {alert.get('value')} % >= {alert.get('threshold')} %"
+        )
+        return {"status": "received"}
+
+
+async def _terminate_later(simulated: SimulatedFleet, after: float) -> None:
+    await asyncio.sleep(after)
+    victim = await simulated.terminate_last()
+    err_console.print(f"demo: terminated instance {victim}; its next poll ends its own schedule")
+
+
+async def _stop_after(seconds: float) -> None:
+    await asyncio.sleep(seconds)
+    os.kill(os.getpid(), signal.SIGTERM)  # the same path as Ctrl-C: a graceful stop
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
