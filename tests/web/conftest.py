@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -68,3 +69,13 @@ async def api(tmp_path: Path) -> AsyncIterator[Api]:
 async def admin(api: Api) -> AsyncIterator[httpx.AsyncClient]:
     async with api.client() as client:
         yield client
+
+
+def schedule(sid: str = "w:1", **over: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": sid,
+        "type": "record",
+        "payload": {"label": sid},
+        "trigger": {"interval": {"seconds": 3600}},
+    }
+    return {**body, **over}

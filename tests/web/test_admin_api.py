@@ -13,19 +13,9 @@ import pytest
 from baton import RunState
 from tests.integration.test_node import eventually
 from tests.jobs_for_tests import Recorder
-from tests.web.conftest import NODE, VIEWER, Api, start_api
+from tests.web.conftest import NODE, VIEWER, Api, schedule, start_api
 
 PROBLEM = "application/problem+json"
-
-
-def schedule(sid: str = "w:1", **over: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "id": sid,
-        "type": "record",
-        "payload": {"label": sid},
-        "trigger": {"interval": {"seconds": 3600}},
-    }
-    return {**body, **over}
 
 
 def problem(response: httpx.Response, status: int, field: str | None = None) -> dict[str, Any]:

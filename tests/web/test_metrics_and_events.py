@@ -12,7 +12,7 @@ from httpx_sse import aconnect_sse
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.integration.test_node import eventually
-from tests.web.conftest import Api
+from tests.web.conftest import Api, schedule
 
 
 async def scrape(client: httpx.AsyncClient) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -33,25 +33,8 @@ def value(samples: dict[Any, float], name: str, **labels: str) -> float:
 async def test_metrics_counters_histograms_and_gauges_move_with_runs(
     api: Api, admin: httpx.AsyncClient
 ) -> None:
-    await admin.post(
-        "/admin/jobs",
-        json={
-            "id": "m",
-            "type": "record",
-            "payload": {"label": "m"},
-            "trigger": {"interval": {"seconds": 3600}},
-        },
-    )
-    await admin.post(
-        "/admin/jobs",
-        json={
-            "id": "p",
-            "type": "record",
-            "payload": {"label": "p"},
-            "state": "paused",
-            "trigger": {"interval": {"seconds": 3600}},
-        },
-    )
+    await admin.post("/admin/jobs", json=schedule("m"))
+    await admin.post("/admin/jobs", json=schedule("p", state="paused"))
     before = await scrape(admin)
     assert value(before, "baton_schedules", state="active") == 1
     assert value(before, "baton_schedules", state="paused") == 1
@@ -85,15 +68,7 @@ async def test_metrics_counters_histograms_and_gauges_move_with_runs(
 async def test_sse_streams_run_events_and_resumes_after_last_event_id(
     api: Api, admin: httpx.AsyncClient
 ) -> None:
-    await admin.post(
-        "/admin/jobs",
-        json={
-            "id": "e",
-            "type": "record",
-            "payload": {"label": "e"},
-            "trigger": {"interval": {"seconds": 3600}},
-        },
-    )
+    await admin.post("/admin/jobs", json=schedule("e"))
     received: list[tuple[str, str, dict[str, Any]]] = []
 
     async def listen(headers: dict[str, str], until_succeeded: int) -> None:

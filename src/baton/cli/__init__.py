@@ -72,14 +72,10 @@ def worker(
 ) -> None:
     """Run a node (scheduler and worker, no HTTP) until SIGTERM or Ctrl-C."""
     cli = state_of(ctx)
-    chosen = frozenset(r.strip() for r in roles.split(",") if r.strip())
-    if not chosen or chosen - WORK_ROLES:
-        raise typer.BadParameter(
-            f"roles must be among {', '.join(sorted(WORK_ROLES))}", param_hint="--roles"
-        )
     config = node_config(
         cli.settings,
-        roles=chosen,
+        roles=roles,
+        allowed=WORK_ROLES,
         name=name,
         concurrency=concurrency,
         lease=lease,

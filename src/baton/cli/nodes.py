@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from baton.cli.context import reporting_errors
-from baton.node import NodeConfig
+from baton.node import ROLES, NodeConfig
 from baton.settings import Settings
 
 LogLevel = Annotated[str, typer.Option(help="Logging level.")]
@@ -18,14 +18,24 @@ LogLevel = Annotated[str, typer.Option(help="Logging level.")]
 def node_config(
     settings: Settings,
     *,
-    roles: frozenset[str],
+    roles: str | frozenset[str],
+    allowed: frozenset[str] = ROLES,
     name: str | None,
     concurrency: int | None,
     lease: float,
     shutdown_grace: float,
     log_level: str,
 ) -> NodeConfig:
-    """Configure logging and the node of a process that is only a node (GC tuned)."""
+    """Configure logging and the node of a process that is only a node (GC tuned).
+
+    ``roles`` may be the comma-separated text of ``--roles``, checked against ``allowed``.
+    """
+    if isinstance(roles, str):
+        roles = frozenset(r.strip() for r in roles.split(",") if r.strip())
+    if not roles or roles - allowed:
+        raise typer.BadParameter(
+            f"roles must be among {', '.join(sorted(allowed))}", param_hint="--roles"
+        )
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )

@@ -14,7 +14,7 @@ from baton.cli.fleet import FleetFlag, opened
 from baton.cli.nodes import LogLevel, node_config
 from baton.errors import ConfigurationError
 from baton.fleet import Fleet, FleetSettings
-from baton.node import ROLES, NodeConfig
+from baton.node import NodeConfig
 from baton.settings import Settings
 from baton.web import (
     ApiTokens,
@@ -54,10 +54,9 @@ def serve(
     admin token is made, kept in a file only you can read, and printed once.
     """
     cli = state_of(ctx)
-    chosen = _roles(roles)
     config = node_config(
         cli.settings,
-        roles=chosen,
+        roles=roles,
         name=name,
         concurrency=concurrency,
         lease=lease,
@@ -66,7 +65,7 @@ def serve(
     )
     settings = cli.settings
     with reporting_errors():
-        tokens = tokens_for(settings, token_file) if "api" in chosen else None
+        tokens = tokens_for(settings, token_file) if "api" in config.roles else None
         fleet_settings = FleetSettings() if fleet or settings.fleet else None
     run_async(
         lambda: serve_node(
@@ -122,15 +121,6 @@ async def serve_node(
                 on_started(url)
 
         await serve_http(baton, app, host=host, port=port, on_started=announce)
-
-
-def _roles(spec: str) -> frozenset[str]:
-    chosen = frozenset(r.strip() for r in spec.split(",") if r.strip())
-    if not chosen or chosen - ROLES:
-        raise typer.BadParameter(
-            f"roles must be among {', '.join(sorted(ROLES))}", param_hint="--roles"
-        )
-    return chosen
 
 
 def tokens_for(settings: Settings, token_file: Path | None) -> ApiTokens:
