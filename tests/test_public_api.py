@@ -38,6 +38,7 @@ EXPECTED = {
     "StopSchedule",
     "StoreError",
     "StoreVersionError",
+    "UpstreamError",
     "job",
 }
 

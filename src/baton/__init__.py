@@ -17,6 +17,7 @@ from baton.errors import (
     ScheduleNotFoundError,
     StoreError,
     StoreVersionError,
+    UpstreamError,
 )
 from baton.jobs import (
     Job,
@@ -79,5 +80,6 @@ __all__ = [
     "StopSchedule",
     "StoreError",
     "StoreVersionError",
+    "UpstreamError",
     "job",
 ]

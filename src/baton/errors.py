@@ -15,6 +15,7 @@
     ├── ConflictError               the request clashes with what is stored (HTTP 409)
     │   ├── ScheduleExistsError     add without replace on an id that is taken
     │   └── RunStateError           the run's state does not allow the request (retry a success)
+    ├── UpstreamError               a service the application calls failed (HTTP 502)
     └── StoreError                  the store failed; the driver's error is ``__cause__``
         └── StoreVersionError       the store holds a schema this version cannot use
 
@@ -98,6 +99,10 @@ class RunStateError(ConflictError):
     def __init__(self, run_id: str, message: str) -> None:
         self.run_id = run_id
         super().__init__(f"run {run_id!r} {message}")
+
+
+class UpstreamError(BatonError):
+    """A service that an application's code calls failed. Applications may subclass it."""
 
 
 class StoreError(BatonError):

@@ -107,15 +107,32 @@ def test_serve_refuses_bad_api_tokens_naming_the_entry(tmp_path: Path) -> None:
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[str]:
+    """`baton demo`: the admin API and the fleet's routes over a simulated AWS."""
     port = free_port()
-    proc = start_serve(tmp_path, port, env={"BATON_API_TOKENS": f"admin:{ADMIN}"})
+    proc = subprocess.Popen(
+        baton_cmd(
+            "--import",
+            "tests.jobs_for_tests",
+            "demo",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(tmp_path / "demo"),
+            "--duration",
+            "240",
+        ),
+        cwd=ROOT,
+        env={**os.environ, "BATON_API_TOKENS": f"admin:{ADMIN}"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_healthy(url, proc, within=10)
+        wait_healthy(url, proc, within=30)
         yield url
     finally:
         stop(proc)
-        proc.communicate()
 
 
 @pytest.mark.slow

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from baton.fleet.service import Fleet
 
 _ID = r"^[A-Za-z0-9._:-]{1,100}$"
+_REGION = r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$"
 
 
 class _Body(BaseModel):
@@ -26,13 +27,15 @@ class _Body(BaseModel):
 
 class NewWorker(_Body):
     instance_id: str = Field(pattern=r"^i-[0-9a-f]{8,32}$", examples=["i-0abc123def4567890"])
-    region: str | None = Field(default=None, description="Default: the fleet's region.")
+    region: str | None = Field(
+        default=None, pattern=_REGION, description="Default: the fleet's region."
+    )
     id: str | None = Field(default=None, pattern=_ID, description="Default: the instance id.")
     name: str | None = Field(default=None, max_length=255, description="Default: its Name tag.")
 
 
 class ImportRequest(_Body):
-    region: str | None = None
+    region: str | None = Field(default=None, pattern=_REGION, examples=["eu-west-1"])
     tags: list[str] = Field(
         default_factory=lambda: ["Name=cml-*"],
         description="KEY=VALUE[,VALUE] filters on instance tags; * matches anything.",
@@ -68,7 +71,7 @@ def fleet_router(fleet: Fleet) -> APIRouter:
         """Every registered worker, with its latest status and utilisation."""
         return await fleet.repository.list_workers(status=status)
 
-    @router.post("", status_code=201, dependencies=admin, responses=documented(400, 409, 422))
+    @router.post("", status_code=201, dependencies=admin, responses=documented(400, 409, 422, 502))
     async def register_worker(body: NewWorker, response: Response) -> Worker:
         """Register one EC2 instance as a worker and start monitoring it."""
         worker = await fleet.registration.register(
@@ -77,7 +80,7 @@ def fleet_router(fleet: Fleet) -> APIRouter:
         response.headers["Location"] = f"/workers/{worker.id}"
         return worker
 
-    @router.post("/import", dependencies=admin, responses=documented(400, 422))
+    @router.post("/import", dependencies=admin, responses=documented(400, 422, 502))
     async def import_workers(body: ImportRequest) -> ImportReport:
         """Register every instance matching the tag filters that is not terminated."""
         result = await fleet.registration.import_instances(

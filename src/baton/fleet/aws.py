@@ -10,19 +10,22 @@ throttling. Every API call is counted in :attr:`AwsGateway.calls`.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Iterable, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import botocore.session
 from aiobotocore.session import get_session
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
+from baton import InvalidInputError
 from baton.fleet.coalesce import Coalescer
 from baton.fleet.domain import InstanceInfo
 from baton.fleet.errors import AwsError
@@ -40,6 +43,17 @@ class Utilization:
 
     cpu: float | None
     memory: float | None
+
+
+@functools.cache
+def known_regions() -> frozenset[str]:
+    """The regions with EC2 that the installed botocore knows, in every partition."""
+    session = botocore.session.get_session()
+    return frozenset(
+        region
+        for partition in session.get_available_partitions()
+        for region in session.get_available_regions("ec2", partition)
+    )
 
 
 def metric_period(poll_interval: float) -> int:
@@ -88,6 +102,8 @@ class AwsGateway:
             return self._clients.get(key) or await self._new_client(service, region)
 
     async def _new_client(self, service: str, region: str) -> Any:
+        if region not in known_regions():
+            raise InvalidInputError(f"{region!r} is not an AWS region", field="region")
         config = Config(
             retries={"mode": "adaptive", "max_attempts": 8},
             max_pool_connections=50,
@@ -130,19 +146,15 @@ class AwsGateway:
             if not wanted:
                 return {}
             try:
-                reply = await ec2.describe_instances(InstanceIds=wanted)
-            except ClientError as exc:
-                if exc.response["Error"]["Code"] != "InvalidInstanceID.NotFound":
-                    raise AwsError(f"DescribeInstances failed: {exc}") from exc
-                missing = set(_INSTANCE_ID.findall(exc.response["Error"]["Message"]))
-                if not missing & set(wanted):
-                    raise AwsError(f"DescribeInstances failed: {exc}") from exc
+                reply = await _call(ec2.describe_instances(InstanceIds=wanted), "DescribeInstances")
+            except AwsError as exc:
+                missing = set(_INSTANCE_ID.findall(exc.message))
+                if exc.code != "InvalidInstanceID.NotFound" or not missing & set(wanted):
+                    raise
                 wanted = [i for i in wanted if i not in missing]
                 continue
-            except BotoCoreError as exc:
-                raise AwsError(f"DescribeInstances failed: {exc}") from exc
             return {i.instance_id: i for i in _instances(reply)}
-        raise AwsError("DescribeInstances kept naming unknown instance ids")
+        raise AwsError("DescribeInstances", "", "EC2 kept naming unknown instance ids")
 
     async def find(self, region: str, filters: Mapping[str, Iterable[str]]) -> list[InstanceInfo]:
         """Instances that are not terminated and match every filter (``tag:Name``: [...])."""
@@ -155,13 +167,13 @@ class AwsGateway:
             }
         )
         found: list[InstanceInfo] = []
-        try:
-            paginator = ec2.get_paginator("describe_instances")
-            async for page in paginator.paginate(Filters=aws_filters, MaxResults=1000):
-                found.extend(_instances(page))
-        except (ClientError, BotoCoreError) as exc:
-            raise AwsError(f"DescribeInstances failed: {exc}") from exc
-        return found
+        args: dict[str, Any] = {"Filters": aws_filters, "MaxResults": 1000}
+        while True:
+            page = await _call(ec2.describe_instances(**args), "DescribeInstances")
+            found.extend(_instances(page))
+            if not page.get("NextToken"):
+                return found
+            args["NextToken"] = page["NextToken"]
 
     # -- CloudWatch -----------------------------------------------------------------------
 
@@ -211,16 +223,13 @@ class AwsGateway:
             "StartTime": end - timedelta(seconds=period),
             "EndTime": end,
         }
-        try:
-            while True:
-                reply = await cloudwatch.get_metric_data(**args)
-                for result in reply["MetricDataResults"]:
-                    values.setdefault(result["Id"], []).extend(result.get("Values", []))
-                if not reply.get("NextToken"):
-                    break
-                args["NextToken"] = reply["NextToken"]
-        except (ClientError, BotoCoreError) as exc:
-            raise AwsError(f"GetMetricData failed: {exc}") from exc
+        while True:
+            reply = await _call(cloudwatch.get_metric_data(**args), "GetMetricData")
+            for result in reply["MetricDataResults"]:
+                values.setdefault(result["Id"], []).extend(result.get("Values", []))
+            if not reply.get("NextToken"):
+                break
+            args["NextToken"] = reply["NextToken"]
         return {
             instance_id: Utilization(
                 cpu=_mean(values.get(f"c{n}")), memory=_mean(values.get(f"m{n}"))
@@ -233,8 +242,8 @@ class AwsGateway:
         end = datetime.now(UTC)
         found: list[float | None] = []
         for namespace, name in (CPU, MEMORY):
-            try:
-                reply = await cloudwatch.get_metric_statistics(
+            reply = await _call(
+                cloudwatch.get_metric_statistics(
                     Namespace=namespace,
                     MetricName=name,
                     Dimensions=[{"Name": "InstanceId", "Value": instance_id}],
@@ -242,11 +251,27 @@ class AwsGateway:
                     EndTime=end,
                     Period=period,
                     Statistics=["Average"],
-                )
-            except (ClientError, BotoCoreError) as exc:
-                raise AwsError(f"GetMetricStatistics failed: {exc}") from exc
+                ),
+                "GetMetricStatistics",
+            )
             found.append(_mean([p["Average"] for p in reply.get("Datapoints", [])]))
         return Utilization(cpu=found[0], memory=found[1])
+
+
+async def _call(request: Awaitable[Any], operation: str) -> Any:
+    """Await one AWS call; any failure becomes an :class:`AwsError` naming the operation.
+
+    The boundary with AWS: besides ClientError (an error reply) botocore raises
+    connection errors, parser errors for malformed replies and more; callers see one kind.
+    """
+    try:
+        return await request
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        code, message = str(error.get("Code", "")), str(error.get("Message", exc))
+        raise AwsError(operation, code, message) from exc
+    except Exception as exc:
+        raise AwsError(operation, type(exc).__name__, str(exc)) from exc
 
 
 def _mean(values: list[float] | None) -> float | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from baton import BatonError, ConflictError, NotFoundError
+from baton import ConflictError, NotFoundError, UpstreamError
 
 
 class WorkerNotFoundError(NotFoundError):
@@ -29,5 +29,11 @@ class WorkerTerminatedError(ConflictError):
         super().__init__(f"worker {worker_id!r} is terminated: it is no longer monitored")
 
 
-class AwsError(BatonError):
+class AwsError(UpstreamError):
     """An AWS call failed (after botocore's own retries); the cause is chained."""
+
+    def __init__(self, operation: str, code: str, message: str) -> None:
+        self.operation = operation
+        self.code = code
+        self.message = message
+        super().__init__(f"{operation} failed: {code + ': ' if code else ''}{message}")

@@ -23,6 +23,7 @@ from baton.errors import (
     JobTypeNotFoundError,
     NotFoundError,
     StoreError,
+    UpstreamError,
 )
 
 MEDIA_TYPE = "application/problem+json"
@@ -72,6 +73,8 @@ def _status_of(exc: BatonError) -> int:
         return 422
     if isinstance(exc, StoreError):
         return 503
+    if isinstance(exc, UpstreamError):
+        return 502
     return 500
 
 
