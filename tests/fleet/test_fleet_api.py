@@ -54,7 +54,8 @@ async def test_register_list_get_metrics_refresh_delete(
     missing = await client.post("/workers", json={"instance_id": "i-0000000000000000f"})
     assert missing.status_code == 422 and missing.json()["field"] == "instance_id"
     assert (await client.post("/workers", json={"instance_id": "nope"})).status_code == 422
-    nowhere = await client.post("/workers", json={"instance_id": iid, "region": "xx-nowhere-9"})
+    body = {"instance_id": "i-0000000000000000a", "region": "xx-nowhere-9"}
+    nowhere = await client.post("/workers", json=body)
     assert nowhere.status_code == 422 and nowhere.json()["field"] == "region"
 
     refresh = await client.post(f"/workers/{iid}/refresh")
