@@ -65,7 +65,7 @@ class WorkerMetricsCollectionJob(Job):
         settings: FleetSettings,
         ctx: RunContext,
     ) -> StopSchedule | None:
-        for _ in range(_SAVE_TRIES):
+        for attempt in range(1, _SAVE_TRIES + 1):
             worker = await repository.get(self.worker_id)
             if worker is None:
                 return StopSchedule(f"worker {self.worker_id} is no longer registered")
@@ -74,8 +74,9 @@ class WorkerMetricsCollectionJob(Job):
             try:
                 return await self._collect(worker, repository, aws, events, settings)
             except StaleWorkerError:
-                continue  # changed under us (an edit through the API): read it again
-        raise StaleWorkerError(self.worker_id, -1)
+                if attempt == _SAVE_TRIES:
+                    raise  # the run's retry policy takes it from here
+        return None  # not reached: the loop returns or raises
 
     async def _collect(
         self,

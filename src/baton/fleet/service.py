@@ -4,7 +4,7 @@ into a :class:`baton.Baton` (job types, dependency container, event-started jobs
 from __future__ import annotations
 
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 from dishka import AsyncContainer, Provider, Scope, from_context, make_async_container
 from fastapi import APIRouter
@@ -70,6 +70,8 @@ class Fleet:
             },
         )
         self._baton: Baton | None = None
+        self._monitoring: WorkerMonitoringScheduler | None = None
+        self._registration: WorkerRegistration | None = None
 
     def attach(self, baton: Baton) -> None:
         """Publish events on ``baton``'s log and deliver alerts through its event jobs.
@@ -78,6 +80,13 @@ class Fleet:
         """
         self._baton = baton
         self.events.attach(baton.emit)
+        self._monitoring = WorkerMonitoringScheduler(baton, self.repository, self.settings)
+        self._registration = WorkerRegistration(
+            repository=self.repository,
+            aws=self.aws,
+            monitoring=self._monitoring,
+            events=self.events,
+        )
         for url in map(str, self.settings.webhook_urls):
             baton.on_event(
                 ALERT_EVENT,
@@ -89,22 +98,15 @@ class Fleet:
 
     @property
     def baton(self) -> Baton:
-        if self._baton is None:
-            raise RuntimeError("the fleet is not attached to a Baton (call attach)")
-        return self._baton
+        return _attached(self._baton)
 
     @property
     def monitoring(self) -> WorkerMonitoringScheduler:
-        return WorkerMonitoringScheduler(self.baton, self.repository, self.settings)
+        return _attached(self._monitoring)
 
     @property
     def registration(self) -> WorkerRegistration:
-        return WorkerRegistration(
-            repository=self.repository,
-            aws=self.aws,
-            monitoring=self.monitoring,
-            events=self.events,
-        )
+        return _attached(self._registration)
 
     def router(self) -> APIRouter:
         """The ``/workers`` routes, to include in the admin API."""
@@ -126,6 +128,15 @@ class Fleet:
             await self.webhooks.close()
         finally:
             await self.repository.close()
+
+
+T = TypeVar("T")
+
+
+def _attached(part: T | None) -> T:
+    if part is None:
+        raise RuntimeError("the fleet is not attached to a Baton (call attach first)")
+    return part
 
 
 def _alert_payload(url: str) -> Any:

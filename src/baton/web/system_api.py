@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
+from baton.app import Baton
 from baton.events import kind_matches
 from baton.model import Event, RunState
 from baton.web import metrics as metrics_mod
@@ -117,7 +118,7 @@ async def events(
 
 
 async def _stream(
-    request: Request, baton: BatonDep, position: str | None, kind: str | None, poll: float
+    request: Request, baton: Baton, position: str | None, kind: str | None, poll: float
 ) -> AsyncIterator[str]:
     yield "retry: 1000\n\n"
     quiet = 0.0
