@@ -17,7 +17,7 @@ import json
 import signal
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self
 
@@ -294,7 +294,9 @@ class Baton:
         first = parsed.first_fire(now)
         if first is None:
             raise InvalidTriggerError("never fires: its end is in the past", field="trigger")
-        return Schedule(
+        first = first.astimezone(UTC)
+        # Every part was validated above: construct without validating it all again.
+        return Schedule.model_construct(
             id=schedule_id,
             type=job_type.name,
             payload=data,
@@ -302,6 +304,8 @@ class Baton:
             policy=_policy(policy),
             state=ScheduleState.PAUSED if paused else ScheduleState.ACTIVE,
             next_fire_at=None if paused else first,
+            last_fire_at=None,
+            version=0,
             created_at=now,
             updated_at=now,
         )
@@ -474,9 +478,12 @@ def _parsed(spec: Mapping[str, Any], now: datetime, cache: dict[str, Trigger]) -
     return found
 
 
+_DEFAULT_POLICY = Policy()  # frozen: one instance serves every schedule without a policy
+
+
 def _policy(policy: Policy | Mapping[str, Any] | None) -> Policy:
     if policy is None:
-        return Policy()
+        return _DEFAULT_POLICY
     if isinstance(policy, Policy):
         return policy
     try:

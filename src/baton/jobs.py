@@ -9,6 +9,7 @@ in a :class:`Registry` object that the application filled with its own code.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -155,11 +156,17 @@ def _refuse_unknown_keys(model: type[BaseModel], data: Any) -> None:
     """Refuse keys the model would silently drop: a typo must not lose a setting."""
     if not isinstance(data, Mapping):
         return
-    known = set(model.model_fields)
-    known |= {f.alias for f in model.model_fields.values() if f.alias}
+    known = _field_names(model)
     unknown = sorted(str(key) for key in data if key not in known)
     if unknown:
         raise InvalidPayloadError("is not a field of this job type", field=f"payload.{unknown[0]}")
+
+
+@functools.lru_cache(maxsize=512)
+def _field_names(model: type[BaseModel]) -> frozenset[str]:
+    """The keys a payload model accepts (names and aliases); models do not change."""
+    fields = model.model_fields
+    return frozenset(fields) | {f.alias for f in fields.values() if f.alias}
 
 
 async def _resolve(annotation: Any, ctx: RunContext, services: Services) -> Any:

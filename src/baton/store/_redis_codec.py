@@ -58,8 +58,9 @@ def _from_ms(value: int) -> datetime:
     return datetime.fromtimestamp(seconds, UTC).replace(microsecond=millis * 1000)
 
 
-def encode_schedule(schedule: Schedule) -> tuple[str, str, str, str]:
-    """(shape id, shape JSON, definition JSON, state JSON) of a schedule."""
+def encode_schedule(schedule: Schedule, version: int | None = None) -> tuple[str, str, str, str]:
+    """(shape id, shape JSON, definition JSON, state JSON) of a schedule; ``version``
+    overrides the schedule's own in the state."""
     trigger = dict(schedule.trigger)
     created = _ms(schedule.created_at)
     anchor: Any = None
@@ -73,21 +74,39 @@ def encode_schedule(schedule: Schedule) -> tuple[str, str, str, str]:
             anchor = round(moment.timestamp() * 1_000_000) - created * 1000
         else:
             anchor = start
-    shape: dict[str, Any] = {"t": schedule.type, "tr": trigger}
-    policy = schedule.policy.model_dump(mode="json", exclude_defaults=True)
-    if policy:
-        shape["po"] = policy
-    shape_json = dumps(shape)
-    shape_id = hashlib.sha1(shape_json.encode()).hexdigest()[:8]
+    shape_id, shape_json = _shape(schedule.type, dumps(trigger), _policy_json(schedule.policy))
     definition: list[Any] = [shape_id, schedule.payload, created]
     if anchor is not None:
         definition.append(anchor)
-    return shape_id, shape_json, dumps(definition), encode_state(schedule)
+    return shape_id, shape_json, dumps(definition), encode_state(schedule, version)
 
 
-def encode_state(schedule: Schedule) -> str:
+@lru_cache(maxsize=1024)
+def _policy_json(policy: Policy) -> str:
+    """A policy's non-default fields as JSON ('' for the default policy).
+
+    Schedules made alike share equal policies: dump each distinct one once.
+    """
+    found = policy.model_dump(mode="json", exclude_defaults=True)
+    return dumps(found) if found else ""
+
+
+@lru_cache(maxsize=1024)
+def _shape(job_type: str, trigger_json: str, policy_json: str) -> tuple[str, str]:
+    """(shape id, shape JSON): the content hash names the shape."""
+    shape = f'{{"t":{dumps(job_type)},"tr":{trigger_json}'
+    shape += f',"po":{policy_json}}}' if policy_json else "}"
+    return hashlib.sha1(shape.encode()).hexdigest()[:8], shape
+
+
+def with_version(state_json: str, version: int) -> str:
+    """A state JSON (which starts with its version) at another version."""
+    return f"[{version}" + state_json[state_json.index(",") if "," in state_json else -1 :]
+
+
+def encode_state(schedule: Schedule, version: int | None = None) -> str:
     state: list[Any] = [
-        schedule.version,
+        schedule.version if version is None else version,
         _ms(schedule.last_fire_at) if schedule.last_fire_at else 0,
         schedule.state.value if schedule.state is not ScheduleState.ACTIVE else "",
         _ms(schedule.updated_at) if schedule.updated_at != schedule.created_at else 0,

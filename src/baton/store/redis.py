@@ -364,29 +364,29 @@ class RedisStore(Signalled, Store):
     async def add_schedules(
         self, schedules: Sequence[Schedule], *, replace: bool = False
     ) -> list[Schedule]:
-        args: list[Any] = ["1" if replace else ""]
+        shapes: dict[str, str] = {}
+        rows: list[Any] = []
         encoded = []
         for schedule in schedules:
-            first = schedule.model_copy(update={"version": 1})
-            shape_id, shape_json, definition, state = codec.encode_schedule(first)
-            self._shapes[shape_id] = shape_json
-            active = first.state is ScheduleState.ACTIVE
-            nxt = codec.us(first.next_fire_at) if active else ""
-            encoded.append((definition, nxt, shape_json))
-            args += [schedule.id, definition, state, nxt, shape_id, shape_json]
-        outcome, detail = await self._script("put_schedules", *args)
+            shape_id, shape_json, definition, state = codec.encode_schedule(schedule, 1)
+            shapes[shape_id] = shape_json
+            active = schedule.state is ScheduleState.ACTIVE
+            nxt = codec.us(schedule.next_fire_at) if active else ""
+            encoded.append((definition, state, nxt, shape_json))
+            rows += [schedule.id, definition, state, nxt, shape_id]
+        self._shapes.update(shapes)
+        head = ["1" if replace else "", len(shapes), *(x for pair in shapes.items() for x in pair)]
+        outcome, detail = await self._script("put_schedules", *head, *rows)
         if outcome == "exists":
             raise ScheduleExistsError(detail)
         self._signal.bump("schedules")
         return [
             codec.decode_schedule(
-                s.id,
-                definition,
-                codec.encode_state(s.model_copy(update={"version": v})),
-                nxt or None,
-                shape_json,
+                s.id, definition, codec.with_version(state, v), nxt or None, shape_json
             )
-            for s, v, (definition, nxt, shape_json) in zip(schedules, detail, encoded, strict=True)
+            for s, v, (definition, state, nxt, shape_json) in zip(
+                schedules, detail, encoded, strict=True
+            )
         ]
 
     async def get_schedule(self, schedule_id: str) -> Schedule | None:

@@ -30,9 +30,12 @@ end
 local NOW = clock()
 
 -- An event's time is its stream id's (milliseconds): no field of its own.
+local function emit_json(kind, subject, json)
+  redis.call('XADD', P .. 'ev', 'MAXLEN', '~', MAXEV, '*', 'k', kind, 's', subject, 'd', json)
+end
+
 local function emit(kind, subject, data)
-  redis.call('XADD', P .. 'ev', 'MAXLEN', '~', MAXEV, '*',
-    'k', kind, 's', subject, 'd', cjson.encode(data))
+  emit_json(kind, subject, cjson.encode(data))
 end
 
 local function wake(topic)
@@ -187,7 +190,7 @@ end
 local function version_of(id)
   local raw = redis.call('HGET', skey('m', id), id)
   if not raw then return nil end
-  return cjson.decode(raw)[1]
+  return tonumber(string.match(raw, '^%[(%d+)'))  -- the state JSON starts with it
 end
 
 local function set_due(id, nxt)

@@ -1,32 +1,56 @@
 -- Write many schedules in one step: all of them, or none if one is taken (without
 -- replace). A replaced schedule's version goes on from the stored one: its state JSON
 -- always starts with the version, which is rewritten here.
--- ARGV: replace ('1' / ''), then per schedule: id, definition, state (version 1),
---       next fire (us, '' = none), shape id, shape json
+-- ARGV: replace ('1' / ''), the number of shapes k, k pairs (shape id, shape json), then
+--       per schedule: id, definition, state (version 1), next fire (us, '' = none),
+--       shape id.
 local replace = ARGV[5] == '1'
+local nshapes = tonumber(ARGV[6])
+local first = 7 + 2 * nshapes
 if not replace then
-  for i = 6, #ARGV, 6 do
-    if version_of(ARGV[i]) then return { 'exists', ARGV[i] } end
+  for i = first, #ARGV, 5 do
+    if redis.call('HEXISTS', skey('m', ARGV[i]), ARGV[i]) == 1 then
+      return { 'exists', ARGV[i] }
+    end
   end
 end
+-- Per shape: store it, and the JSON of its schedules' events (their job type).
+local typed = {}
+for i = 7, first - 1, 2 do
+  redis.call('HSET', P .. 'shapes', ARGV[i], ARGV[i + 1])
+  typed[ARGV[i]] = cjson.encode({ type = cjson.decode(ARGV[i + 1])['t'] })
+end
 local versions = {}
-local types = {}
-for i = 6, #ARGV, 6 do
-  local id, state = ARGV[i], ARGV[i + 2]
+local touched = {}
+for i = first, #ARGV, 5 do
+  local id, state, nxt = ARGV[i], ARGV[i + 2], ARGV[i + 3]
   local kind = 'schedule.added'
-  local current = version_of(id)
+  local current = replace and version_of(id) or nil
   if current then
     kind = 'schedule.replaced'
     state = string.gsub(state, '^%[%d+', '[' .. fmt(current + 1), 1)
   end
   versions[#versions + 1] = (current or 0) + 1
-  redis.call('HSET', P .. 'shapes', ARGV[i + 4], ARGV[i + 5])
-  redis.call('HSET', skey('s', id), id, ARGV[i + 1])
-  redis.call('HSET', skey('m', id), id, state)
-  set_due(id, ARGV[i + 3])
-  local shape = ARGV[i + 4]
-  if not types[shape] then types[shape] = cjson.decode(ARGV[i + 5])['t'] end
-  emit(kind, id, { type = types[shape] })
+  local b = bucket(id)
+  redis.call('HSET', P .. 's:' .. b, id, ARGV[i + 1])
+  redis.call('HSET', P .. 'm:' .. b, id, state)
+  local dkey = P .. 'd:' .. b
+  if nxt == '' then
+    redis.call('ZREM', dkey, id)
+  else
+    redis.call('ZADD', dkey, nxt, id)
+  end
+  touched[b] = dkey
+  emit_json(kind, id, typed[ARGV[i + 4]])
+end
+-- Each touched bucket's earliest fire, once per bucket rather than once per schedule.
+for b, dkey in pairs(touched) do
+  local head = redis.call('ZRANGE', dkey, 0, 0, 'WITHSCORES')
+  if #head == 0 then
+    redis.call('ZREM', P .. 'due', b)
+  else
+    redis.call('ZADD', P .. 'due', head[2], b)
+  end
 end
 wake('schedules')
 return { 'ok', versions }
