@@ -75,6 +75,9 @@ async def test_create_then_get_returns_the_schedule_as_posted(admin: httpx.Async
     assert body["policy"]["priority"] == 5 and body["policy"]["retry"]["max_attempts"] == 3
     assert body["state"] == "active" and body["next_fire_at"] and body["version"] == 1
     assert (await admin.get("/admin/jobs/w:1")).json() == body
+    odd = await admin.post("/admin/jobs", json=schedule("reports/daily?x#1"))
+    assert odd.headers["location"] == "/admin/jobs/reports%2Fdaily%3Fx%231"
+    assert (await admin.get(odd.headers["location"])).json()["id"] == "reports/daily?x#1"
 
 
 async def test_create_errors_name_the_field(admin: httpx.AsyncClient) -> None:

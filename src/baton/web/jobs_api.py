@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Body, Query, Response
 
@@ -51,7 +52,7 @@ async def create_job(
         policy=body.policy,
         paused=body.state is ScheduleState.PAUSED,
     )
-    response.headers["Location"] = f"/admin/jobs/{stored.id}"
+    response.headers["Location"] = f"/admin/jobs/{quote(stored.id, safe=':@')}"
     return redactor.schedule(stored)
 
 
