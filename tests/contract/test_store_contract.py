@@ -469,6 +469,18 @@ async def test_state_changes_append_events_readable_after_an_id(store: Store, cl
     assert [e.kind for e in await store.read_events()] == ["run.succeeded", "custom.thing"]
 
 
+async def test_a_saved_cursor_never_moves_back(store: Store, clock: Clock) -> None:
+    first = await store.append_event("a.b", "x", {})
+    second = await store.append_event("a.b", "y", {})
+    assert await store.load_cursor("jobs") is None
+    assert await store.save_cursor("jobs", second.id) == second.id
+    assert await store.save_cursor("jobs", first.id) == second.id  # a node behind the others
+    assert await store.load_cursor("jobs") == second.id
+    assert await store.load_cursor("other") is None
+    with pytest.raises(InvalidInputError):
+        await store.save_cursor("jobs", "not an id")
+
+
 async def test_cursors_and_event_ids_not_given_out_by_the_store_are_refused(
     store: Store, clock: Clock
 ) -> None:

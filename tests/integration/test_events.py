@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from datetime import timedelta
 from pathlib import Path
 
@@ -121,3 +122,37 @@ async def test_event_job_registration_errors_name_the_problem() -> None:
 
 async def _async(value: bool) -> bool:
     return value
+
+
+async def test_an_event_appended_while_no_node_ran_starts_its_job_when_one_is_back(
+    store_url: str, store_kind: str
+) -> None:
+    recorder = Recorder()
+    shared = store_from_url(store_url) if store_kind == "memory" else None
+
+    def node(replay: timedelta = timedelta(hours=1)) -> Baton:
+        baton = Baton(
+            store=shared or store_url,
+            jobs=ALL_JOBS,
+            container=container_for(recorder),
+            node=dataclasses.replace(FAST, event_replay=replay),
+            roles={"scheduler", "worker"},
+        )
+        baton.on_event("app.alert", "record", payload=lambda e: {"label": e.subject})
+        return baton
+
+    async with node():
+        await asyncio.sleep(0.2)  # its first start saves the end of the log
+    async with Baton(store=shared or store_url, jobs=ALL_JOBS) as offline:  # no node runs
+        missed = await offline.emit("app.alert", "while-down", {})
+    async with node():
+        await eventually(lambda: _async(len(recorder.calls) == 1))
+        await asyncio.sleep(0.3)
+    assert [c[0] for c in recorder.calls] == [f"record@event:{missed.id}"]
+
+    async with Baton(store=shared or store_url, jobs=ALL_JOBS) as offline:
+        await offline.emit("app.alert", "long-ago", {})
+    await asyncio.sleep(0.6)
+    async with node(replay=timedelta(seconds=0.5)):  # too old: its run may be pruned
+        await asyncio.sleep(0.5)
+    assert len(recorder.calls) == 1

@@ -1,10 +1,13 @@
-"""A node's reader of the event log: calls listeners and starts event-started jobs.
+"""A node's readers of the event log: one calls listeners, one starts event-started jobs.
 
-It starts at the end of the log (a node that starts late does not replay history to
-its listeners) and reads on from the last event it handled. Event-started jobs are
-enqueued with ids derived from the event id, so every node may read the same events
-and the run still happens once. An enqueue that fails is retried before moving on:
-a store outage delays an event-started job but does not drop it.
+The listeners' reader starts at the end of the log: a node that starts late does not
+replay history to its listeners. The event jobs' reader resumes from a cursor saved in
+the store (``event-jobs``), shared by every node and never moved back, so that events
+appended while no node ran are still started when one comes back (unless older than
+``max_replay``: their runs may have been pruned, and a second run would follow).
+Event-started runs get ids derived from the event id, so every node may read the same
+events and the run still happens once. An enqueue that fails is retried before moving
+on: a store outage delays an event-started job but does not drop it.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import asyncio
 import inspect
 import logging
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 
 from baton.errors import BatonError
 from baton.events import EventJob, Listener, kind_matches
@@ -36,12 +40,16 @@ class EventPump:
         listeners: Sequence[Listener],
         jobs: Sequence[EventJob],
         poll: float,
+        cursor: str | None = None,
+        max_replay: timedelta | None = None,
     ) -> None:
         self.store = store
         self.registry = registry
         self.listeners = listeners
         self.jobs = jobs
         self.poll = poll
+        self.cursor = cursor
+        self.max_replay = max_replay
 
     async def run(self, until: asyncio.Event) -> None:
         """Follow the log until ``until`` is set."""
@@ -49,10 +57,13 @@ class EventPump:
         while not until.is_set():
             try:
                 batch = await self.store.read_events(after=position, limit=_PAGE)
+                oldest = await self._oldest_to_start() if batch and self.jobs else None
                 for event in batch:
-                    await self._start_jobs(event)
+                    await self._start_jobs(event, oldest)
                     position = event.id
                     await self._notify(event)
+                if batch and self.cursor:
+                    await self.store.save_cursor(self.cursor, batch[-1].id)
             except Exception:
                 log.exception("reading the event log failed; retrying")
                 batch = []
@@ -62,13 +73,33 @@ class EventPump:
     async def _start(self, until: asyncio.Event) -> str | None:
         while True:
             try:
-                return await self.store.last_event_id()
+                return await self._first_position()
             except Exception:
                 log.exception("finding the end of the event log failed; retrying")
                 if await _wait(until, 1.0):
                     return None
 
-    async def _start_jobs(self, event: Event) -> None:
+    async def _first_position(self) -> str | None:
+        """The saved cursor, else the end of the log (saved at once, so that what is
+        appended from now on is not missed if this node stops before handling any)."""
+        if self.cursor is None:
+            return await self.store.last_event_id()
+        saved = await self.store.load_cursor(self.cursor)
+        if saved is not None:
+            return saved
+        # An empty log: every event to come is new. "0" sorts before any event id.
+        end = await self.store.last_event_id() or "0"
+        return await self.store.save_cursor(self.cursor, end)
+
+    async def _oldest_to_start(self) -> datetime | None:
+        if self.max_replay is None:
+            return None
+        return await self.store.now() - self.max_replay
+
+    async def _start_jobs(self, event: Event, oldest: datetime | None = None) -> None:
+        if oldest is not None and event.at < oldest:
+            log.warning("event %s is older than the replay limit: no job started", event.id)
+            return
         for spec in self.jobs:
             if not kind_matches(spec.pattern, event.kind):
                 continue

@@ -38,6 +38,7 @@ log = logging.getLogger("baton.node")
 #: feeds listeners.
 ROLES = frozenset({"scheduler", "worker", "api"})
 WORK_ROLES = frozenset({"scheduler", "worker"})
+EVENT_JOBS_CURSOR = "event-jobs"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -60,6 +61,9 @@ class NodeConfig:
     prune_every: timedelta = timedelta(minutes=5)
     event_poll: timedelta = timedelta(milliseconds=200)
     """How often listeners and event-started jobs look for new events."""
+    event_replay: timedelta = timedelta(hours=1)
+    """Events older than this when first read start no job (after a long outage their
+    runs may have been pruned, and a second run would follow)."""
     tune_gc: bool = False
     """Freeze the heap at start and collect less often (see :func:`tune_gc`). It changes
     the whole process's garbage collector, so it is off for an embedded node and on for
@@ -142,9 +146,7 @@ class Node:
         if "worker" in self.config.roles:
             front.append(self._worker_loop())
             back += [self._lease_loop(), self._reaper_loop(), self._completion_loop()]
-        pump = self._event_pump()
-        if pump is not None:
-            back.append(pump.run(self._closing))
+        back += [pump.run(self._closing) for pump in self._event_pumps()]
         front_tasks = [asyncio.create_task(loop) for loop in front]
         back_tasks = [asyncio.create_task(loop) for loop in back]
         stop_wait = asyncio.create_task(self._stopping.wait())
@@ -168,18 +170,34 @@ class Node:
             if not task.cancelled() and task.exception() is not None:
                 raise task.exception()  # type: ignore[misc]
 
-    def _event_pump(self) -> EventPump | None:
-        """Event-started jobs are started by scheduler nodes; listeners run everywhere."""
-        jobs = self.event_jobs if "scheduler" in self.config.roles else ()
-        if not jobs and not self.listeners:
-            return None
-        return EventPump(
-            store=self.store,
-            registry=self.registry,
-            listeners=self.listeners,
-            jobs=jobs,
-            poll=self.config.event_poll.total_seconds(),
-        )
+    def _event_pumps(self) -> list[EventPump]:
+        """Listeners run on every node, from the end of the log; event-started jobs are
+        started by scheduler nodes, from the cursor they share in the store."""
+        pumps = []
+        poll = self.config.event_poll.total_seconds()
+        if self.listeners:
+            pumps.append(
+                EventPump(
+                    store=self.store,
+                    registry=self.registry,
+                    listeners=self.listeners,
+                    jobs=(),
+                    poll=poll,
+                )
+            )
+        if self.event_jobs and "scheduler" in self.config.roles:
+            pumps.append(
+                EventPump(
+                    store=self.store,
+                    registry=self.registry,
+                    listeners=(),
+                    jobs=self.event_jobs,
+                    poll=poll,
+                    cursor=EVENT_JOBS_CURSOR,
+                    max_replay=self.config.event_replay,
+                )
+            )
+        return pumps
 
     async def _pause(self, seconds: float, until: asyncio.Event) -> bool:
         """Sleep ``seconds`` unless ``until`` is set first; True if it was."""

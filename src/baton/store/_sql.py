@@ -109,6 +109,13 @@ events = Table(
     Column("data", Text, nullable=False),
 )
 
+cursors = Table(
+    "baton_cursors",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("event_id", BigInteger, nullable=False),
+)
+
 nodes = Table(
     "baton_nodes",
     metadata,

@@ -370,6 +370,17 @@ class Store(abc.ABC):
         reading to see only what happens from now on."""
 
     @abc.abstractmethod
+    async def load_cursor(self, name: str) -> str | None:
+        """The event id saved under ``name`` (a reader's place in the log), or ``None``."""
+
+    @abc.abstractmethod
+    async def save_cursor(self, name: str, event_id: str) -> str:
+        """Save ``event_id`` under ``name`` unless a later event id is saved there. Atomic.
+
+        Several nodes may advance one cursor; it never moves back. Returns the id saved.
+        """
+
+    @abc.abstractmethod
     async def prune_events(self, *, keep: int) -> int:
         """Drop all but the newest ``keep`` events. Returns how many were dropped."""
 

@@ -42,6 +42,7 @@ class MemoryStore(Signalled, Store):
         self._events: list[Event] = []
         self._event_seq = 0
         self._nodes: dict[str, NodeInfo] = {}
+        self._cursors: dict[str, str] = {}
         self._signal = ChangeSignal()
 
     async def open(self) -> None:
@@ -402,6 +403,16 @@ class MemoryStore(Signalled, Store):
 
     async def last_event_id(self) -> str | None:
         return self._events[-1].id if self._events else None
+
+    async def load_cursor(self, name: str) -> str | None:
+        return self._cursors.get(name)
+
+    async def save_cursor(self, name: str, event_id: str) -> str:
+        later = _logic.int_cursor(event_id, "event_id")
+        current = self._cursors.get(name)
+        if current is None or int(current) < later:
+            self._cursors[name] = str(later)
+        return self._cursors[name]
 
     async def prune_events(self, *, keep: int) -> int:
         async with self._lock:

@@ -16,6 +16,7 @@ Keys, under a prefix (default ``baton:``)::
     conc          HASH   schedule id -> its running runs (for max_concurrent)
     fin           ZSET   finished run id -> finish time (us), for retention
     ev            STREAM the event log, bounded (MAXLEN ~)
+    cursors       HASH   reader name -> the last event id it handled (event-started jobs)
     nodes, hb     HASH   node name -> node JSON, -> last heartbeat (us)
     wake          pub/sub channel: topics of changes, for other nodes' wake-ups
 
@@ -102,6 +103,7 @@ _SCRIPTS = (
     "reap",
     "cancel",
     "retry",
+    "save_cursor",
     "prune",
     "append_event",
     "heartbeat",
@@ -740,6 +742,15 @@ class RedisStore(Signalled, Store):
     async def last_event_id(self) -> str | None:
         newest = await self._call(self.r.xrevrange(self.prefix + "ev", count=1))
         return newest[0][0] if newest else None
+
+    async def load_cursor(self, name: str) -> str | None:
+        found = await self._call(self.r.hget(self.prefix + "cursors", name))
+        return str(found) if found is not None else None
+
+    async def save_cursor(self, name: str, event_id: str) -> str:
+        if not _STREAM_ID.fullmatch(event_id):
+            raise InvalidInputError("is not an event id of this store", field="event_id")
+        return str(await self._script("save_cursor", name, event_id))
 
     async def prune_events(self, *, keep: int) -> int:
         return int(

@@ -221,6 +221,7 @@ class SQLiteStore(Signalled, Store):
         }
         if meta.name in names:
             self._check_version(conn)
+            _sql.cursors.create(conn, checkfirst=True)  # added after version 1: additive
             return
         foreign = sorted(n for n in names if not n.startswith("sqlite_"))
         if foreign:
@@ -860,6 +861,28 @@ class SQLiteStore(Signalled, Store):
             return None if top is None else str(top)
 
         return await self._read(body)
+
+    async def load_cursor(self, name: str) -> str | None:
+        def body(conn: Connection) -> str | None:
+            query = select(_sql.cursors.c.event_id).where(_sql.cursors.c.name == name)
+            found = conn.execute(query).scalar()
+            return None if found is None else str(found)
+
+        return await self._read(body)
+
+    async def save_cursor(self, name: str, event_id: str) -> str:
+        later = _logic.int_cursor(event_id, "event_id")
+
+        def body(conn: Connection) -> str:
+            table = _sql.cursors
+            current = conn.execute(select(table.c.event_id).where(table.c.name == name)).scalar()
+            if current is None:
+                conn.execute(insert(table).values(name=name, event_id=later))
+            elif current < later:
+                conn.execute(update(table).where(table.c.name == name).values(event_id=later))
+            return str(max(later, current or 0))
+
+        return await self._write(body)
 
     async def prune_events(self, *, keep: int) -> int:
         def body(conn: Connection) -> int:
