@@ -193,7 +193,8 @@ local function version_of(id)
   return tonumber(string.match(raw, '^%[(%d+)'))  -- the state JSON starts with it
 end
 
-local function set_due(id, nxt)
+-- Put a schedule's next fire ('' = none) in its bucket; returns the bucket.
+local function place_due(id, nxt)
   local b = bucket(id)
   local key = P .. 'd:' .. b
   if nxt == '' then
@@ -201,12 +202,21 @@ local function set_due(id, nxt)
   else
     redis.call('ZADD', key, nxt, id)
   end
-  local first = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+  return b
+end
+
+-- Index bucket b in `due` at its earliest fire (or not at all when it is empty).
+local function index_bucket(b)
+  local first = redis.call('ZRANGE', P .. 'd:' .. b, 0, 0, 'WITHSCORES')
   if #first == 0 then
     redis.call('ZREM', P .. 'due', b)
   else
     redis.call('ZADD', P .. 'due', first[2], b)
   end
+end
+
+local function set_due(id, nxt)
+  index_bucket(place_due(id, nxt))
 end
 
 local function drop_schedule(id)

@@ -31,26 +31,14 @@ for i = first, #ARGV, 5 do
     state = string.gsub(state, '^%[%d+', '[' .. fmt(current + 1), 1)
   end
   versions[#versions + 1] = (current or 0) + 1
-  local b = bucket(id)
-  redis.call('HSET', P .. 's:' .. b, id, ARGV[i + 1])
-  redis.call('HSET', P .. 'm:' .. b, id, state)
-  local dkey = P .. 'd:' .. b
-  if nxt == '' then
-    redis.call('ZREM', dkey, id)
-  else
-    redis.call('ZADD', dkey, nxt, id)
-  end
-  touched[b] = dkey
+  redis.call('HSET', skey('s', id), id, ARGV[i + 1])
+  redis.call('HSET', skey('m', id), id, state)
+  touched[place_due(id, nxt)] = true
   emit_json(kind, id, typed[ARGV[i + 4]])
 end
 -- Each touched bucket's earliest fire, once per bucket rather than once per schedule.
-for b, dkey in pairs(touched) do
-  local head = redis.call('ZRANGE', dkey, 0, 0, 'WITHSCORES')
-  if #head == 0 then
-    redis.call('ZREM', P .. 'due', b)
-  else
-    redis.call('ZADD', P .. 'due', head[2], b)
-  end
+for b in pairs(touched) do
+  index_bucket(b)
 end
 wake('schedules')
 return { 'ok', versions }
