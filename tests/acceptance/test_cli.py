@@ -62,6 +62,12 @@ def test_a_schedule_through_its_whole_life(store: str) -> None:
     assert [r["id"] for r in runs["items"]] == ["req-1"]  # type: ignore[index]
     shown = ok_json(store, "runs", "show", "req-1")
     assert shown["state"] == "queued"  # type: ignore[index]
+    cancelled = ok_json(store, "runs", "cancel", "req-1")
+    assert cancelled["state"] == "cancelled"  # type: ignore[index]
+    retried = ok_json(store, "runs", "retry", "req-1")
+    assert retried["state"] == "queued" and retried["attempt"] == 2  # type: ignore[index]
+    code, _, err = baton(store, "runs", "retry", "no-such-run")
+    assert code == 1 and "no run has the id 'no-such-run'" in err
 
     assert ok_json(store, "jobs", "pause", "tick:1")["state"] == "paused"  # type: ignore[index]
     assert ok_json(store, "jobs", "resume", "tick:1")["state"] == "active"  # type: ignore[index]

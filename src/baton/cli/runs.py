@@ -8,6 +8,7 @@ import typer
 
 from baton.cli.context import out_console, print_json, print_page, with_baton
 from baton.cli.render import run_detail, runs_table
+from baton.model import Run
 
 app = typer.Typer(help="Inspect runs.", no_args_is_help=True)
 
@@ -39,7 +40,30 @@ def show(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
 ) -> None:
     """Show one run with its error, if any."""
-    run = with_baton(ctx, lambda baton: baton.get_run(id))
+    _print_run(with_baton(ctx, lambda baton: baton.get_run(id)), as_json)
+
+
+@app.command("retry")
+def retry(
+    ctx: typer.Context,
+    id: Annotated[str, typer.Argument(help="Run id.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+) -> None:
+    """Give a failed, dead or cancelled run one more attempt (same id, attempt + 1)."""
+    _print_run(with_baton(ctx, lambda baton: baton.retry_run(id)), as_json)
+
+
+@app.command("cancel")
+def cancel(
+    ctx: typer.Context,
+    id: Annotated[str, typer.Argument(help="Run id.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+) -> None:
+    """Cancel a queued run, or ask the node running it to stop it."""
+    _print_run(with_baton(ctx, lambda baton: baton.cancel_run(id)), as_json)
+
+
+def _print_run(run: Run, as_json: bool) -> None:
     if as_json:
         print_json(run)
     else:
