@@ -487,7 +487,11 @@ class RedisStore(Signalled, Store):
             sid, nxt, definition, state = flat[i : i + 4]
             if not definition or not state:
                 continue
-            schedule = await self._decode(sid, definition, state, nxt)
+            try:
+                schedule = await self._decode(sid, definition, state, nxt)
+            except (StoreError, ValueError, LookupError) as exc:
+                plans.append(_set_aside(sid, state, now, exc))
+                continue
             plan = planner(schedule, until)
             runs = _logic.runs_from_plan(schedule, plan, now)
             runs_by_id.update((r.id, r) for r in runs)
@@ -756,6 +760,25 @@ class RedisStore(Signalled, Store):
         return int(
             await self._call(self.r.xtrim(self.prefix + "ev", maxlen=keep, approximate=False))
         )
+
+
+#: How long a schedule that cannot be read waits before it is looked at again.
+_SET_ASIDE = timedelta(hours=1)
+
+
+def _set_aside(sid: str, state: str, now: datetime, exc: Exception) -> dict[str, Any]:
+    """The fire plan of a schedule whose stored form cannot be read (a shape deleted by
+    hand): fire nothing, keep it stored, look again later; the rest of the batch fires."""
+    log.error("schedule %s cannot be read (%s); it is kept and retried in an hour", sid, exc)
+    version = int(json.loads(state)[0])
+    return {
+        "id": sid,
+        "v": version,
+        "mut": codec.with_version(state, version + 1),
+        "next": codec.us(now + _SET_ASIDE),
+        "runs": [],
+        "skipped": None,
+    }
 
 
 def _stream_time(event_id: str) -> datetime:

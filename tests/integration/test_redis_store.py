@@ -1,0 +1,33 @@
+"""Redis-only behaviour, on the session's real redis-server."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import redis
+
+from baton.node import FirePlanner
+from baton.store.redis import RedisStore
+from tests.conftest import Clock
+from tests.contract.helpers import schedule
+
+
+async def test_a_schedule_that_cannot_be_read_does_not_stop_the_others(
+    redis_url: str, clock: Clock
+) -> None:
+    async with RedisStore(redis_url, clock=clock) as writer:
+        await writer.add_schedule(schedule("healthy", clock.now, type="noop"))
+        await writer.add_schedule(schedule("broken", clock.now, type="other"))
+        prefix = writer.prefix
+    client = redis.Redis.from_url(redis_url.split("?")[0], decode_responses=True)
+    shapes = client.hgetall(prefix + "shapes")
+    (broken_shape,) = [k for k, v in shapes.items() if '"t":"other"' in v]
+    client.hdel(prefix + "shapes", broken_shape)  # an operator's mistake
+    async with RedisStore(redis_url, clock=clock) as node:  # no shape cached here
+        fired = await node.fire_due(limit=10, planner=FirePlanner())
+        assert [r.schedule_id for r in fired.created] == ["healthy"]
+        assert await node.next_fire_time() == clock.now + timedelta(seconds=60)
+    bucket_keys = [k for k in client.scan_iter(prefix + "s:*") if client.hexists(k, "broken")]
+    assert bucket_keys, "the unreadable schedule is still stored"
+    due = [client.zscore(k.replace(":s:", ":d:"), "broken") for k in bucket_keys]
+    assert due[0] == (clock.now + timedelta(hours=1)).timestamp() * 1_000_000
