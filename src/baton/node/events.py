@@ -57,9 +57,12 @@ class EventPump:
         while not until.is_set():
             try:
                 batch = await self.store.read_events(after=position, limit=_PAGE)
-                oldest = await self._oldest_to_start() if batch and self.jobs else None
+                # One store clock reading per batch, not per event: due times and the
+                # replay limit of a batch's runs need no finer time.
+                now = await self.store.now() if batch and self.jobs else None
                 for event in batch:
-                    await self._start_jobs(event, oldest)
+                    if now is not None:
+                        await self._start_jobs(event, now)
                     position = event.id
                     await self._notify(event)
                 if batch and self.cursor:
@@ -91,20 +94,15 @@ class EventPump:
         end = await self.store.last_event_id() or "0"
         return await self.store.save_cursor(self.cursor, end)
 
-    async def _oldest_to_start(self) -> datetime | None:
-        if self.max_replay is None:
-            return None
-        return await self.store.now() - self.max_replay
-
-    async def _start_jobs(self, event: Event, oldest: datetime | None = None) -> None:
-        if oldest is not None and event.at < oldest:
+    async def _start_jobs(self, event: Event, now: datetime) -> None:
+        if self.max_replay is not None and event.at < now - self.max_replay:
             log.warning("event %s is older than the replay limit: no job started", event.id)
             return
         for spec in self.jobs:
             if not kind_matches(spec.pattern, event.kind):
                 continue
             try:
-                run = await self._run_for(spec, event)
+                run = self._run_for(spec, event, now)
             except BatonError as exc:
                 log.error("event job %s cannot start for event %s: %s", spec.name, event.id, exc)
                 continue
@@ -113,10 +111,9 @@ class EventPump:
                 continue
             await self.store.enqueue_run(run)  # a failure retries this event: nothing dropped
 
-    async def _run_for(self, spec: EventJob, event: Event) -> Run:
+    def _run_for(self, spec: EventJob, event: Event, now: datetime) -> Run:
         job_type = self.registry.get(spec.job)
         payload = job_type.dump_payload(spec.payload(event))
-        now = await self.store.now()
         return Run(
             id=spec.run_id(event),
             schedule_id=None,
