@@ -38,20 +38,22 @@ class WorkerMonitoringScheduler:
 
     async def start_monitoring(self, worker_id: str) -> Schedule:
         """Make sure the worker's schedule exists at the configured interval (idempotent)."""
-        wanted = self.trigger()["interval"]
-        try:
-            current = await self.baton.get(schedule_id(worker_id))
-        except ScheduleNotFoundError:
-            current = None
-        if current is not None and _same_interval(current.trigger, wanted):
-            return current
-        return await self.baton.add(
+        schedule, _ = await self._ensure(worker_id)
+        return schedule
+
+    async def _ensure(self, worker_id: str) -> tuple[Schedule, bool]:
+        """The worker's schedule, and whether it had to be made or replaced."""
+        current = await self._existing(worker_id)
+        if current is not None and _same_interval(current.trigger, self.trigger()["interval"]):
+            return current, False
+        made = await self.baton.add(
             WorkerMetricsCollectionJob(worker_id=worker_id),
             id=schedule_id(worker_id),
             trigger=self.trigger(),
             policy={"misfire_grace": self.settings.poll_interval, "retry": {"max_attempts": 3}},
             replace=current is not None,
         )
+        return made, True
 
     async def stop_monitoring(self, worker_id: str) -> bool:
         """Remove the worker's schedule; False if it had none."""
@@ -70,9 +72,8 @@ class WorkerMonitoringScheduler:
         live = {w.id for w in await self.repository.list_workers(exclude_terminated=True)}
         started, removed = [], []
         for worker_id in sorted(live):
-            before = await self._existing(worker_id)
-            after = await self.start_monitoring(worker_id)
-            if before is None or before.version != after.version:
+            _, changed = await self._ensure(worker_id)
+            if changed:
                 started.append(worker_id)
         cursor = None
         while True:
