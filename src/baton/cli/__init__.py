@@ -85,9 +85,7 @@ def worker(
 
     with reporting_errors():
         fleet_settings = FleetSettings() if fleet or cli.settings.fleet else None
-    run_async(
-        lambda: serve.serve_node(cli, config, tokens=None, host="", port=0, fleet=fleet_settings)
-    )
+    run_async(lambda: serve.serve_node(cli, config, tokens=None, fleet=fleet_settings))
 
 
 app.command()(serve.serve)

@@ -102,14 +102,14 @@ def demo(
             lambda: _run(
                 demo_cli,
                 config,
-                tokens,
-                token,
-                host,
-                api_port,
-                fleet_settings,
-                workers,
-                terminate_after,
-                duration,
+                tokens=tokens,
+                token=token,
+                host=host,
+                port=api_port,
+                settings=fleet_settings,
+                count=workers,
+                terminate_after=terminate_after,
+                duration=duration,
             )
         )
     finally:
@@ -119,6 +119,7 @@ def demo(
 async def _run(
     cli: CliState,
     config: NodeConfig,
+    *,
     tokens: ApiTokens,
     token: str,
     host: str,
