@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from baton import RunState
 from baton.fleet.domain import MetricSample, Worker, WorkerStatus
 from baton.fleet.errors import WorkerTerminatedError
 from baton.fleet.registration import parse_tag_filters
-from baton.web import Role, documented, require
+from baton.web import Admin, Viewer, documented
 
 if TYPE_CHECKING:
     from baton.fleet.service import Fleet
@@ -63,15 +63,15 @@ class Refresh(BaseModel):
 def fleet_router(fleet: Fleet) -> APIRouter:
     """The routes, bound to ``fleet``."""
     router = APIRouter(prefix="/workers", tags=["fleet"], responses=documented(401, 403))
-    viewer = [Depends(require(Role.VIEWER))]
-    admin = [Depends(require(Role.ADMIN))]
 
-    @router.get("", dependencies=viewer, responses=documented(422))
+    @router.get("", dependencies=[Viewer], responses=documented(422))
     async def list_workers(status: Annotated[WorkerStatus | None, Query()] = None) -> list[Worker]:
         """Every registered worker, with its latest status and utilisation."""
         return await fleet.repository.list_workers(status=status)
 
-    @router.post("", status_code=201, dependencies=admin, responses=documented(400, 409, 422, 502))
+    @router.post(
+        "", status_code=201, dependencies=[Admin], responses=documented(400, 409, 422, 502)
+    )
     async def register_worker(body: NewWorker, response: Response) -> Worker:
         """Register one EC2 instance as a worker and start monitoring it."""
         worker = await fleet.registration.register(
@@ -80,7 +80,7 @@ def fleet_router(fleet: Fleet) -> APIRouter:
         response.headers["Location"] = f"/workers/{worker.id}"
         return worker
 
-    @router.post("/import", dependencies=admin, responses=documented(400, 422, 502))
+    @router.post("/import", dependencies=[Admin], responses=documented(400, 422, 502))
     async def import_workers(body: ImportRequest) -> ImportReport:
         """Register every instance matching the tag filters that is not terminated."""
         result = await fleet.registration.import_instances(
@@ -88,12 +88,12 @@ def fleet_router(fleet: Fleet) -> APIRouter:
         )
         return ImportReport(registered=result.registered, already=result.already)
 
-    @router.get("/{worker_id}", dependencies=viewer, responses=documented(404))
+    @router.get("/{worker_id}", dependencies=[Viewer], responses=documented(404))
     async def get_worker(worker_id: str) -> Worker:
         """One worker."""
         return await fleet.repository.require(worker_id)
 
-    @router.get("/{worker_id}/metrics", dependencies=viewer, responses=documented(404, 422))
+    @router.get("/{worker_id}/metrics", dependencies=[Viewer], responses=documented(404, 422))
     async def worker_metrics(
         worker_id: str, limit: Annotated[int, Query(ge=1, le=5000)] = 100
     ) -> Metrics:
@@ -104,7 +104,10 @@ def fleet_router(fleet: Fleet) -> APIRouter:
         )
 
     @router.post(
-        "/{worker_id}/refresh", status_code=202, dependencies=admin, responses=documented(404, 409)
+        "/{worker_id}/refresh",
+        status_code=202,
+        dependencies=[Admin],
+        responses=documented(404, 409),
     )
     async def refresh_worker(worker_id: str) -> Refresh:
         """Collect now (at most one waiting collection per worker); says when it runs."""
@@ -121,7 +124,7 @@ def fleet_router(fleet: Fleet) -> APIRouter:
             pending=not run.state.finished,
         )
 
-    @router.delete("/{worker_id}", status_code=204, dependencies=admin, responses=documented(404))
+    @router.delete("/{worker_id}", status_code=204, dependencies=[Admin], responses=documented(404))
     async def delete_worker(worker_id: str) -> Response:
         """Stop monitoring the worker and forget it."""
         await fleet.registration.remove(worker_id)

@@ -2,13 +2,15 @@
 
 from baton.web.app import create_app
 from baton.web.auth import ApiTokens, Role, default_token_file, ensure_admin_token
-from baton.web.deps import require
+from baton.web.deps import Admin, Viewer, require
 from baton.web.openapi import documented
 from baton.web.server import serve_http
 
 __all__ = [
+    "Admin",
     "ApiTokens",
     "Role",
+    "Viewer",
     "create_app",
     "default_token_file",
     "documented",
