@@ -133,6 +133,20 @@ async def test_a_finished_trigger_removes_its_schedule(store: Store, clock: Cloc
     assert await store.get_schedule("once") is None
 
 
+async def test_fire_due_fires_at_most_limit_schedules_and_only_due_ones(
+    store: Store, clock: Clock
+) -> None:
+    # Enough ids to land in many of the Redis store's buckets.
+    await store.add_schedules([schedule(f"due-{i}", clock.now) for i in range(60)])
+    await store.add_schedules([schedule(f"later-{i}", clock.now, first_in=5) for i in range(20)])
+    fired: list[str] = []
+    for _ in range(4):
+        batch = await store.fire_due(limit=25, planner=FirePlanner())
+        assert len(batch.created) <= 25
+        fired += [r.id for r in batch.created]
+    assert sorted(fired) == sorted(f"due-{i}@2026-11-27T10:00:00Z" for i in range(60))
+
+
 async def test_racing_firers_produce_one_run_per_tick(
     store_kind: str, tmp_path: Path, clock: Clock, request: pytest.FixtureRequest
 ) -> None:
