@@ -546,6 +546,41 @@ async def test_fire_then_claim_in_one_step_claims_in_claim_order(
     assert left is not None and left.state is RunState.QUEUED
 
 
+async def test_fire_then_claim_with_nothing_queued_takes_new_runs_in_claim_order(
+    store: Store, clock: Clock
+) -> None:
+    await store.add_schedule(schedule("low", clock.now))
+    await store.add_schedule(schedule("high", clock.now, policy=Policy(priority=5)))
+    # Three missed ticks, not coalesced, at most one running: one may start.
+    start = clock.now - timedelta(seconds=20)
+    backlog = schedule(
+        "backlog",
+        start,
+        every=10,
+        policy=Policy(priority=9, coalesce=False, misfire_grace=None, max_concurrent=1),
+    )
+    await store.add_schedule(backlog)
+    fired = await store.fire_due(
+        limit=10, planner=FirePlanner(), claim=ClaimRequest(owner="n1", limit=3, lease=LEASE)
+    )
+    assert len(fired.created) == 5
+    assert [r.id for r in fired.claimed] == [
+        "backlog@2026-11-27T09:59:40Z",
+        "high@2026-11-27T10:00:00Z",
+        "low@2026-11-27T10:00:00Z",
+    ]
+    for claimed in fired.claimed:
+        stored = await store.get_run(claimed.id)
+        assert stored is not None and stored.state is RunState.RUNNING
+        assert stored.owner == "n1" and stored.lease_token == claimed.lease_token
+    assert await store.claim_runs(owner="n2", limit=10, lease=LEASE) == []
+    log = [(e.kind, e.subject) for e in await store.read_events(limit=100)]
+    first = "backlog@2026-11-27T09:59:40Z"
+    assert log.index(("run.queued", first)) < log.index(("run.started", first))
+    left = await store.get_run("backlog@2026-11-27T09:59:50Z")
+    assert left is not None and left.state is RunState.QUEUED
+
+
 async def test_bulk_add_is_all_or_nothing(store: Store, clock: Clock) -> None:
     first = await store.add_schedules([schedule(f"b{i}", clock.now) for i in range(5)])
     assert [s.version for s in first] == [1] * 5

@@ -78,19 +78,33 @@ local function run_event(kind, id, f)
   emit(kind, id, data)
 end
 
--- Create a queued run from a flat {field, value, ...} list unless its id exists.
-local function create_run(id, fields)
-  local key = rkey(id)
-  if redis.call('EXISTS', key) == 1 then
-    return 0
+-- A new run's fields as a table, from its flat {field, value, ...} list; nil when a run
+-- with its id exists (fires are idempotent: the first one stands).
+local function new_run(id, fields)
+  if redis.call('EXISTS', rkey(id)) == 1 then
+    return nil
   end
   local f = {}
   for i = 1, #fields, 2 do f[fields[i]] = fields[i + 1] end
+  return f
+end
+
+-- Write a new run's hash (later duplicates of a field win) and its place in history.
+local function store_run(id, fields)
   local seq = redis.call('INCR', P .. 'seq')
   fields[#fields + 1] = 'seq'
   fields[#fields + 1] = seq
-  redis.call('HSET', key, unpack(fields))
+  redis.call('HSET', rkey(id), unpack(fields))
   redis.call('ZADD', P .. 'runs', seq, id)
+end
+
+-- Create a queued run from a flat {field, value, ...} list unless its id exists.
+local function create_run(id, fields)
+  local f = new_run(id, fields)
+  if not f then
+    return 0
+  end
+  store_run(id, fields)
   enqueue(id, tonumber(f.pri), tonumber(f.due))
   run_event('run.queued', id, f)
   return 1
@@ -115,9 +129,6 @@ local function promote(untl)
   end
 end
 
--- Lease up to `limit` ready runs due by NOW + horizon to `owner`, in ready order
--- (priority, then due time), skipping runs whose schedule is at its max_concurrent.
--- `tokens` holds one fresh lease token per possible claim. Returns HGETALL replies.
 -- Lease up to `limit` ready runs due by NOW + horizon to `owner`, in ready order
 -- (priority, then due time), skipping runs whose schedule is at its max_concurrent.
 -- `tokens` holds one fresh lease token per possible claim. Returns one reply per run:
@@ -219,10 +230,13 @@ local function set_due(id, nxt)
   index_bucket(place_due(id, nxt))
 end
 
-local function drop_schedule(id)
+-- Delete a schedule; with `dirty` (a set of buckets) its bucket is added there for the
+-- caller to index once, else it is indexed now.
+local function drop_schedule(id, dirty)
   if redis.call('HDEL', skey('s', id), id) == 0 then return 0 end
   redis.call('HDEL', skey('m', id), id)
-  set_due(id, '')
+  local b = place_due(id, '')
+  if dirty then dirty[b] = true else index_bucket(b) end
   return 1
 end
 
