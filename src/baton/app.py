@@ -296,18 +296,20 @@ class Baton:
             raise InvalidTriggerError("never fires: its end is in the past", field="trigger")
         first = first.astimezone(UTC)
         # Every part was validated above: construct without validating it all again.
-        return Schedule.model_construct(
-            id=schedule_id,
-            type=job_type.name,
-            payload=data,
-            trigger=parsed.to_json(),
-            policy=_policy(policy),
-            state=ScheduleState.PAUSED if paused else ScheduleState.ACTIVE,
-            next_fire_at=None if paused else first,
-            last_fire_at=None,
-            version=0,
-            created_at=now,
-            updated_at=now,
+        return Schedule.trusted(
+            dict(
+                id=schedule_id,
+                type=job_type.name,
+                payload=data,
+                trigger=parsed.to_json(),
+                policy=_policy(policy),
+                state=ScheduleState.PAUSED if paused else ScheduleState.ACTIVE,
+                next_fire_at=None if paused else first,
+                last_fire_at=None,
+                version=0,
+                created_at=now,
+                updated_at=now,
+            )
         )
 
     def _resolve_job(self, job: Any, payload: Any) -> tuple[JobType, dict[str, Any]]:

@@ -40,25 +40,27 @@ def runs_from_plan(schedule: Schedule, plan: FirePlan, now: datetime) -> list[Ru
     Built without validation: every field comes from a stored, valid schedule.
     """
     return [
-        Run.model_construct(
-            id=run_id_for_fire(schedule.id, fire_at),
-            schedule_id=schedule.id,
-            type=schedule.type,
-            payload=schedule.payload,
-            fire_at=fire_at,
-            due_at=due_at,
-            attempt=1,
-            policy=schedule.policy,
-            state=RunState.QUEUED,
-            owner=None,
-            lease_token=None,
-            lease_expires_at=None,
-            cancel_requested=False,
-            created_at=now,
-            started_at=None,
-            finished_at=None,
-            error=None,
-            note=None,
+        Run.trusted(
+            dict(
+                id=run_id_for_fire(schedule.id, fire_at),
+                schedule_id=schedule.id,
+                type=schedule.type,
+                payload=schedule.payload,
+                fire_at=fire_at,
+                due_at=due_at,
+                attempt=1,
+                policy=schedule.policy,
+                state=RunState.QUEUED,
+                owner=None,
+                lease_token=None,
+                lease_expires_at=None,
+                cancel_requested=False,
+                created_at=now,
+                started_at=None,
+                finished_at=None,
+                error=None,
+                note=None,
+            )
         )
         for fire_at, due_at in plan.fires
     ]
@@ -67,13 +69,11 @@ def runs_from_plan(schedule: Schedule, plan: FirePlan, now: datetime) -> list[Ru
 def fired_schedule(schedule: Schedule, plan: FirePlan, now: datetime) -> Schedule:
     """The schedule after its plan is committed (version + 1)."""
     last = plan.fires[-1][0] if plan.fires else schedule.last_fire_at
-    return schedule.model_copy(
-        update={
-            "next_fire_at": plan.next_fire_at,
-            "last_fire_at": last,
-            "version": schedule.version + 1,
-            "updated_at": now,
-        }
+    return schedule.evolve(
+        next_fire_at=plan.next_fire_at,
+        last_fire_at=last,
+        version=schedule.version + 1,
+        updated_at=now,
     )
 
 
@@ -118,15 +118,13 @@ def misfire_event(schedule: Schedule, plan: FirePlan) -> dict[str, Any] | None:
 
 
 def claimed(run: Run, *, owner: str, lease: timedelta, now: datetime) -> Run:
-    return run.model_copy(
-        update={
-            "state": RunState.RUNNING,
-            "owner": owner,
-            "lease_token": new_token(),
-            "lease_expires_at": now + lease,
-            "started_at": max(now, run.due_at),
-            "finished_at": None,
-        }
+    return run.evolve(
+        state=RunState.RUNNING,
+        owner=owner,
+        lease_token=new_token(),
+        lease_expires_at=now + lease,
+        started_at=max(now, run.due_at),
+        finished_at=None,
     )
 
 
@@ -143,18 +141,16 @@ def completed(run: Run, completion: Completion, now: datetime) -> Run:
     if completion.state is RunState.RETRYING:
         update["attempt"] = run.attempt + 1
         update["due_at"] = now + completion.retry_delay
-    return run.model_copy(update=update)
+    return run.evolve(**update)
 
 
 def released(run: Run) -> Run:
-    return run.model_copy(
-        update={
-            "state": RunState.QUEUED,
-            "owner": None,
-            "lease_token": None,
-            "lease_expires_at": None,
-            "started_at": None,
-        }
+    return run.evolve(
+        state=RunState.QUEUED,
+        owner=None,
+        lease_token=None,
+        lease_expires_at=None,
+        started_at=None,
     )
 
 
@@ -162,28 +158,22 @@ def reaped(run: Run, now: datetime) -> Run:
     """An expired lease: another attempt if any is left, else dead."""
     common: dict[str, Any] = {"owner": None, "lease_token": None, "lease_expires_at": None}
     if run.attempt < run.policy.retry.max_attempts:
-        return run.model_copy(
-            update={
-                **common,
-                "state": RunState.QUEUED,
-                "attempt": run.attempt + 1,
-                "due_at": now,
-                "error": LEASE_EXPIRED,
-                "started_at": None,
-            }
+        return run.evolve(
+            **common,
+            state=RunState.QUEUED,
+            attempt=run.attempt + 1,
+            due_at=now,
+            error=LEASE_EXPIRED,
+            started_at=None,
         )
-    return run.model_copy(
-        update={**common, "state": RunState.DEAD, "error": LEASE_EXPIRED, "finished_at": now}
-    )
+    return run.evolve(**common, state=RunState.DEAD, error=LEASE_EXPIRED, finished_at=now)
 
 
 def cancelled(run: Run, reason: str, now: datetime) -> Run:
     if run.state.claimable:
-        return run.model_copy(
-            update={"state": RunState.CANCELLED, "note": reason, "finished_at": now}
-        )
+        return run.evolve(state=RunState.CANCELLED, note=reason, finished_at=now)
     if run.state is RunState.RUNNING:
-        return run.model_copy(update={"cancel_requested": True, "note": reason})
+        return run.evolve(cancel_requested=True, note=reason)
     return run
 
 
@@ -191,20 +181,18 @@ def retried(run: Run, reason: str, now: datetime) -> Run:
     """One more attempt of a run that ended unsuccessfully; any other run is unchanged."""
     if run.state not in (RunState.FAILED, RunState.DEAD, RunState.CANCELLED):
         return run
-    return run.model_copy(
-        update={
-            "state": RunState.QUEUED,
-            "attempt": run.attempt + 1,
-            "due_at": now,
-            "owner": None,
-            "lease_token": None,
-            "lease_expires_at": None,
-            "cancel_requested": False,
-            "started_at": None,
-            "finished_at": None,
-            "error": None,
-            "note": reason,
-        }
+    return run.evolve(
+        state=RunState.QUEUED,
+        attempt=run.attempt + 1,
+        due_at=now,
+        owner=None,
+        lease_token=None,
+        lease_expires_at=None,
+        cancel_requested=False,
+        started_at=None,
+        finished_at=None,
+        error=None,
+        note=reason,
     )
 
 

@@ -121,18 +121,20 @@ def decode_schedule(
 ) -> Schedule:
     kind, payload, trigger, policy, created = _definition(definition, shape_json)
     version, last, mode, updated = [*json.loads(state), 0, "", 0][:4]
-    return Schedule.model_construct(
-        id=schedule_id,
-        type=kind,
-        payload=payload,
-        trigger=trigger,
-        policy=policy,
-        state=ScheduleState(mode or "active"),
-        next_fire_at=dt(next_us),
-        last_fire_at=_from_ms(last) if last else None,
-        version=version,
-        created_at=created,
-        updated_at=_from_ms(updated) if updated else created,
+    return Schedule.trusted(
+        dict(
+            id=schedule_id,
+            type=kind,
+            payload=payload,
+            trigger=trigger,
+            policy=policy,
+            state=ScheduleState(mode or "active"),
+            next_fire_at=dt(next_us),
+            last_fire_at=_from_ms(last) if last else None,
+            version=version,
+            created_at=created,
+            updated_at=_from_ms(updated) if updated else created,
+        )
     )
 
 
@@ -211,25 +213,27 @@ def run_fields(run: Run) -> list[str]:
 
 def decode_run(fields: dict[str, str]) -> Run:
     err = fields.get("err")
-    return Run.model_construct(
-        id=fields["id"],
-        schedule_id=fields.get("sid") or None,
-        type=fields["type"],
-        payload=json.loads(fields["payload"]),
-        policy=policy_from_json(fields["policy"]),
-        fire_at=dt(fields["fire"]),
-        due_at=dt(fields["due"]),
-        attempt=int(fields["att"]),
-        state=RunState(fields["st"]),
-        owner=fields.get("own") or None,
-        lease_token=fields.get("tok") or None,
-        lease_expires_at=dt(fields.get("lease")),
-        cancel_requested=fields.get("cr") == "1",
-        created_at=dt(fields["c"]),
-        started_at=dt(fields.get("s")),
-        finished_at=dt(fields.get("f")),
-        error=RunError.model_validate_json(err) if err else None,
-        note=fields.get("note") or None,
+    return Run.trusted(
+        dict(
+            id=fields["id"],
+            schedule_id=fields.get("sid") or None,
+            type=fields["type"],
+            payload=json.loads(fields["payload"]),
+            policy=policy_from_json(fields["policy"]),
+            fire_at=dt(fields["fire"]),
+            due_at=dt(fields["due"]),
+            attempt=int(fields["att"]),
+            state=RunState(fields["st"]),
+            owner=fields.get("own") or None,
+            lease_token=fields.get("tok") or None,
+            lease_expires_at=dt(fields.get("lease")),
+            cancel_requested=fields.get("cr") == "1",
+            created_at=dt(fields["c"]),
+            started_at=dt(fields.get("s")),
+            finished_at=dt(fields.get("f")),
+            error=RunError.model_validate_json(err) if err else None,
+            note=fields.get("note") or None,
+        )
     )
 
 
@@ -238,14 +242,12 @@ def claimed_run(fields: dict[str, str], known: dict[str, Run]) -> Run:
     run = known.get(fields["id"])
     if run is None or fields.get("att") != str(run.attempt):
         return decode_run(fields)
-    return run.model_copy(
-        update={
-            "state": RunState(fields["st"]),
-            "owner": fields.get("own") or None,
-            "lease_token": fields.get("tok") or None,
-            "lease_expires_at": dt(fields.get("lease")),
-            "started_at": dt(fields.get("s")),
-        }
+    return run.evolve(
+        state=RunState(fields["st"]),
+        owner=fields.get("own") or None,
+        lease_token=fields.get("tok") or None,
+        lease_expires_at=dt(fields.get("lease")),
+        started_at=dt(fields.get("s")),
     )
 
 

@@ -161,18 +161,20 @@ def schedule_row(schedule: Schedule) -> dict[str, Any]:
 def schedule_from_row(row: Any) -> Schedule:
     """A stored schedule. Rows are ours and were validated on the way in: no re-validation."""
     m = row._mapping
-    return Schedule.model_construct(
-        id=m["id"],
-        type=m["type"],
-        payload=json.loads(m["payload"]),
-        trigger=json.loads(m["trigger"]),
-        policy=policy_from_json(m["policy"]),
-        state=ScheduleState(m["state"]),
-        next_fire_at=from_us(m["next_fire_at"]),
-        last_fire_at=from_us(m["last_fire_at"]),
-        version=m["version"],
-        created_at=from_us(m["created_at"]),
-        updated_at=from_us(m["updated_at"]),
+    return Schedule.trusted(
+        dict(
+            id=m["id"],
+            type=m["type"],
+            payload=json.loads(m["payload"]),
+            trigger=json.loads(m["trigger"]),
+            policy=policy_from_json(m["policy"]),
+            state=ScheduleState(m["state"]),
+            next_fire_at=from_us(m["next_fire_at"]),
+            last_fire_at=from_us(m["last_fire_at"]),
+            version=m["version"],
+            created_at=from_us(m["created_at"]),
+            updated_at=from_us(m["updated_at"]),
+        )
     )
 
 
@@ -246,25 +248,27 @@ def run_from_row(row: Any) -> Run:
     """A stored run, built without re-validation (see :func:`schedule_from_row`)."""
     m = row._mapping
     error = m["error"]
-    return Run.model_construct(
-        id=m["id"],
-        schedule_id=m["schedule_id"],
-        type=m["type"],
-        payload=json.loads(m["payload"]),
-        policy=policy_from_json(m["policy"]),
-        fire_at=from_us(m["fire_at"]),
-        due_at=from_us(m["due_at"]),
-        attempt=m["attempt"],
-        state=RunState(m["state"]),
-        owner=m["owner"],
-        lease_token=m["lease_token"],
-        lease_expires_at=from_us(m["lease_expires_at"]),
-        cancel_requested=bool(m["cancel_requested"]),
-        created_at=from_us(m["created_at"]),
-        started_at=from_us(m["started_at"]),
-        finished_at=from_us(m["finished_at"]),
-        error=RunError.model_validate_json(error) if error else None,
-        note=m["note"],
+    return Run.trusted(
+        dict(
+            id=m["id"],
+            schedule_id=m["schedule_id"],
+            type=m["type"],
+            payload=json.loads(m["payload"]),
+            policy=policy_from_json(m["policy"]),
+            fire_at=from_us(m["fire_at"]),
+            due_at=from_us(m["due_at"]),
+            attempt=m["attempt"],
+            state=RunState(m["state"]),
+            owner=m["owner"],
+            lease_token=m["lease_token"],
+            lease_expires_at=from_us(m["lease_expires_at"]),
+            cancel_requested=bool(m["cancel_requested"]),
+            created_at=from_us(m["created_at"]),
+            started_at=from_us(m["started_at"]),
+            finished_at=from_us(m["finished_at"]),
+            error=RunError.model_validate_json(error) if error else None,
+            note=m["note"],
+        )
     )
 
 
@@ -274,12 +278,14 @@ def event_row(kind: str, subject: str, data: dict[str, Any], at: datetime) -> di
 
 def event_from_row(row: Any) -> Event:
     m = row._mapping
-    return Event.model_construct(
-        id=str(m["id"]),
-        kind=m["kind"],
-        at=from_us(m["at"]),
-        subject=m["subject"],
-        data=json.loads(m["data"]),
+    return Event.trusted(
+        dict(
+            id=str(m["id"]),
+            kind=m["kind"],
+            at=from_us(m["at"]),
+            subject=m["subject"],
+            data=json.loads(m["data"]),
+        )
     )
 
 
