@@ -581,6 +581,22 @@ async def test_fire_then_claim_with_nothing_queued_takes_new_runs_in_claim_order
     assert left is not None and left.state is RunState.QUEUED
 
 
+async def test_fire_then_claim_of_a_large_batch_claims_up_to_the_limit_once(
+    store: Store, clock: Clock
+) -> None:
+    # More due schedules than the Redis store plans per script: its chunks share the limit.
+    await store.add_schedules([schedule(f"s{i:03}", clock.now) for i in range(250)])
+    fired = await store.fire_due(
+        limit=500, planner=FirePlanner(), claim=ClaimRequest(owner="n1", limit=120, lease=LEASE)
+    )
+    assert len(fired.created) == 250
+    assert len(fired.claimed) == 120
+    assert len({r.lease_token for r in fired.claimed}) == 120
+    rest = await store.claim_runs(owner="n2", limit=500, lease=LEASE)
+    assert {r.id for r in rest} | {r.id for r in fired.claimed} == {r.id for r in fired.created}
+    assert len(rest) == 130
+
+
 async def test_bulk_add_is_all_or_nothing(store: Store, clock: Clock) -> None:
     first = await store.add_schedules([schedule(f"b{i}", clock.now) for i in range(5)])
     assert [s.version for s in first] == [1] * 5

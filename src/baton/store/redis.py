@@ -109,6 +109,8 @@ _SCRIPTS = (
     "heartbeat",
 )
 _LIST_BATCH = 500
+#: Due schedules planned and committed per fire script (see ``fire_due``).
+_FIRE_CHUNK = 100
 _STREAM_ID = re.compile(r"\d{1,20}(-\d{1,20})?")
 _UNFINISHED = frozenset({RunState.QUEUED, RunState.RUNNING, RunState.RETRYING})
 
@@ -477,14 +479,67 @@ class RedisStore(Signalled, Store):
         claim: ClaimRequest | None = None,
         horizon: timedelta = timedelta(0),
     ) -> Fired:
+        """Plan the due schedules in chunks and commit each chunk as soon as it is planned.
+
+        Redis runs one chunk's script while this process plans the next, so the two
+        cores work at once. Each chunk commits atomically (per schedule, on its version)
+        and claims at most the slots the chunks before it did not fill with new runs.
+        """
         clock, *flat = await self._script("due", _micros(horizon), limit)
         now = codec.dt(clock)
         assert now is not None
+        rows = [flat[i : i + 4] for i in range(0, len(flat), 4)]
+        if not rows and claim is None:
+            return Fired(created=[])
+        free = claim.limit if claim is not None else 0
+        runs_by_id: dict[str, Run] = {}
+        commits: list[asyncio.Task[Any]] = []
+        for start in range(0, max(len(rows), 1), _FIRE_CHUNK):
+            plans, made = await self._plan(rows[start : start + _FIRE_CHUNK], planner, now, horizon)
+            runs_by_id.update(made)
+            if not plans and (claim is None or commits):
+                continue
+            claim_args: list[Any] = [""]
+            if claim is not None and free > 0:
+                claim_args = [
+                    claim.owner,
+                    free,
+                    _micros(claim.lease),
+                    _micros(claim.horizon),
+                    *(secrets.token_hex(8) for _ in range(free)),
+                ]
+                free -= len(made)
+            commits.append(
+                asyncio.create_task(self._script("fire", codec.dumps(plans), *claim_args))
+            )
+            await asyncio.sleep(0)  # send it before planning the next chunk
+        outcomes = await asyncio.gather(*commits, return_exceptions=True)
+        failures = [o for o in outcomes if isinstance(o, BaseException)]
+        if failures and len(failures) == len(outcomes):
+            raise failures[0]
+        for failure in failures:
+            # The other chunks committed (and may hold claimed runs): report them.
+            log.error("committing a chunk of fire plans failed", exc_info=failure)
+        created: list[Run] = []
+        claimed: list[Run] = []
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                continue
+            created_ids, claimed_flat = outcome
+            created += [runs_by_id[rid] for rid in created_ids]
+            claimed += [codec.claimed_run(codec.flat_to_dict(f), runs_by_id) for f in claimed_flat]
+        if len(created) > len(claimed):
+            self._signal.bump("queue")
+        return Fired(created=created, claimed=claimed)
+
+    async def _plan(
+        self, rows: list[list[Any]], planner: Planner, now: datetime, horizon: timedelta
+    ) -> tuple[list[dict[str, Any]], dict[str, Run]]:
+        """Fire plans (as fire.lua reads them) of due rows, and the runs they would create."""
         until = now + horizon
         plans: list[dict[str, Any]] = []
         runs_by_id: dict[str, Run] = {}
-        for i in range(0, len(flat), 4):
-            sid, nxt, definition, state = flat[i : i + 4]
+        for sid, nxt, definition, state in rows:
             if not definition or not state:
                 continue
             try:
@@ -506,25 +561,7 @@ class RedisStore(Signalled, Store):
                     "skipped": _logic.misfire_event(schedule, plan),
                 }
             )
-        if not plans and claim is None:
-            return Fired(created=[])
-        claim_args: list[Any] = [""]
-        if claim is not None and claim.limit > 0:
-            claim_args = [
-                claim.owner,
-                claim.limit,
-                _micros(claim.lease),
-                _micros(claim.horizon),
-                *(secrets.token_hex(8) for _ in range(claim.limit)),
-            ]
-        created_ids, claimed = await self._script("fire", codec.dumps(plans), *claim_args)
-        result = Fired(
-            created=[runs_by_id[rid] for rid in created_ids],
-            claimed=[codec.claimed_run(codec.flat_to_dict(f), runs_by_id) for f in claimed],
-        )
-        if len(result.created) > len(result.claimed):
-            self._signal.bump("queue")
-        return result
+        return plans, runs_by_id
 
     # -- runs ----------------------------------------------------------------------------
 
