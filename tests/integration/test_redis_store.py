@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import redis
 
@@ -31,3 +31,25 @@ async def test_a_schedule_that_cannot_be_read_does_not_stop_the_others(
     assert bucket_keys, "the unreadable schedule is still stored"
     due = [client.zscore(k.replace(":s:", ":d:"), "broken") for k in bucket_keys]
     assert due[0] == (clock.now + timedelta(hours=1)).timestamp() * 1_000_000
+
+
+async def test_added_schedules_are_returned_as_they_read_back(redis_url: str) -> None:
+    """Redis keeps created/updated/last fire to the millisecond and an interval's start
+    in UTC ``Z`` form; what a bulk add returns must already be in that form."""
+    now = datetime(2026, 11, 27, 10, 0, 0, 123456, tzinfo=UTC)
+    start = now + timedelta(seconds=5, microseconds=7)
+    written = schedule(
+        "precise", now, trigger={"interval": {"seconds": 5, "start": start.isoformat()}}
+    )
+    written = written.model_copy(
+        update={
+            "updated_at": now + timedelta(microseconds=2500),
+            "last_fire_at": now - timedelta(microseconds=999),
+            "payload": {"n": 1, "nested": {"a": [1, 2]}},
+        }
+    )
+    async with RedisStore(redis_url) as store:
+        (added,) = await store.add_schedules([written])
+        assert added == await store.get_schedule("precise")
+        assert added.created_at == now.replace(microsecond=123000)
+        assert added.trigger["interval"]["start"] == "2026-11-27T10:00:05.123463Z"

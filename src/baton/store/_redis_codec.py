@@ -49,8 +49,13 @@ def dt(value: str | bytes | float | None) -> datetime | None:
     return datetime.fromtimestamp(seconds, UTC).replace(microsecond=micros)
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def _ms(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)
+    # Integer arithmetic: the stored millisecond never depends on float rounding.
+    delta = moment - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
 
 
 def _from_ms(value: int) -> datetime:
@@ -79,6 +84,38 @@ def encode_schedule(schedule: Schedule, version: int | None = None) -> tuple[str
     if anchor is not None:
         definition.append(anchor)
     return shape_id, shape_json, dumps(definition), encode_state(schedule, version)
+
+
+def as_stored(schedule: Schedule, version: int) -> Schedule:
+    """``schedule`` as :func:`decode_schedule` will read it back once written at ``version``:
+    times at the precision they are kept (milliseconds), an interval's start in UTC ``Z``
+    form. Cheaper than decoding what was just encoded."""
+    created = _to_ms(schedule.created_at)
+    changes: dict[str, Any] = {"version": version, "created_at": created}
+    if schedule.updated_at != schedule.created_at:
+        changes["updated_at"] = _to_ms(schedule.updated_at)
+    else:
+        changes["updated_at"] = created
+    if schedule.last_fire_at is not None:
+        changes["last_fire_at"] = _to_ms(schedule.last_fire_at)
+    body = schedule.trigger.get("interval")
+    if isinstance(body, dict) and "start" in body:
+        start = _normal_start(body["start"])
+        if start != body["start"]:
+            changes["trigger"] = {**schedule.trigger, "interval": {**body, "start": start}}
+    return schedule.evolve(**changes)
+
+
+def _to_ms(moment: datetime) -> datetime:
+    """A time truncated to the milliseconds it is stored with."""
+    extra = moment.microsecond % 1000
+    return moment.replace(microsecond=moment.microsecond - extra) if extra else moment
+
+
+@lru_cache(maxsize=1024)
+def _normal_start(start: str) -> str:
+    """An interval's start as it reads back (bulk adds share one: parse it once)."""
+    return _iso(dt(round(datetime.fromisoformat(start).timestamp() * 1_000_000)))
 
 
 @lru_cache(maxsize=1024)

@@ -370,13 +370,11 @@ class RedisStore(Signalled, Store):
     ) -> list[Schedule]:
         shapes: dict[str, str] = {}
         rows: list[Any] = []
-        encoded = []
         for schedule in schedules:
             shape_id, shape_json, definition, state = codec.encode_schedule(schedule, 1)
             shapes[shape_id] = shape_json
             active = schedule.state is ScheduleState.ACTIVE
             nxt = codec.us(schedule.next_fire_at) if active else ""
-            encoded.append((definition, state, nxt, shape_json))
             rows += [schedule.id, definition, state, nxt, shape_id]
         self._shapes.update(shapes)
         head = ["1" if replace else "", len(shapes), *(x for pair in shapes.items() for x in pair)]
@@ -384,14 +382,7 @@ class RedisStore(Signalled, Store):
         if outcome == "exists":
             raise ScheduleExistsError(detail)
         self._signal.bump("schedules")
-        return [
-            codec.decode_schedule(
-                s.id, definition, codec.with_version(state, v), nxt or None, shape_json
-            )
-            for s, v, (definition, state, nxt, shape_json) in zip(
-                schedules, detail, encoded, strict=True
-            )
-        ]
+        return [codec.as_stored(s, v) for s, v in zip(schedules, detail, strict=True)]
 
     async def get_schedule(self, schedule_id: str) -> Schedule | None:
         found = await self._schedules([schedule_id])
