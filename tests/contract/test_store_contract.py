@@ -581,6 +581,21 @@ async def test_fire_then_claim_with_nothing_queued_takes_new_runs_in_claim_order
     assert left is not None and left.state is RunState.QUEUED
 
 
+async def test_a_large_bulk_add_with_one_taken_id_stores_nothing(
+    store: Store, clock: Clock
+) -> None:
+    # Larger than the Redis store writes per script: the taken id is in a later chunk.
+    await store.add_schedule(schedule("s1100", clock.now))
+    batch = [schedule(f"s{i:04}", clock.now) for i in range(1200)]
+    with pytest.raises(ScheduleExistsError, match="s1100"):
+        await store.add_schedules(batch)
+    assert await store.get_schedule("s0000") is None
+    assert await store.get_schedule("s1199") is None
+    stored = await store.add_schedules(batch, replace=True)
+    assert [s.id for s in stored] == [s.id for s in batch]
+    assert {s.version for s in stored} == {1, 2}
+
+
 async def test_fire_then_claim_of_a_large_batch_claims_up_to_the_limit_once(
     store: Store, clock: Clock
 ) -> None:

@@ -53,3 +53,17 @@ async def test_added_schedules_are_returned_as_they_read_back(redis_url: str) ->
         assert added == await store.get_schedule("precise")
         assert added.created_at == now.replace(microsecond=123000)
         assert added.trigger["interval"]["start"] == "2026-11-27T10:00:05.123463Z"
+
+
+async def test_bulk_steps_reload_scripts_redis_has_forgotten(redis_url: str, clock: Clock) -> None:
+    """After a Redis restart (or SCRIPT FLUSH) the scripts are gone; the pipelined bulk
+    add and fire send them again instead of failing."""
+    client = redis.Redis.from_url(redis_url.split("?")[0])
+    async with RedisStore(redis_url, clock=clock) as store:
+        await store.add_schedules([schedule(f"a{i}", clock.now) for i in range(10)])
+        client.script_flush()
+        added = await store.add_schedules([schedule(f"b{i}", clock.now) for i in range(600)])
+        assert len(added) == 600
+        client.script_flush()
+        fired = await store.fire_due(limit=1000, planner=FirePlanner())
+        assert len(fired.created) == 610

@@ -62,6 +62,7 @@ from baton.model import (
 )
 from baton.store import _logic
 from baton.store import _redis_codec as codec
+from baton.store._redis_conveyor import ScriptConveyor
 from baton.store._signal import TOPICS, ChangeSignal, Signalled
 from baton.store.base import (
     ClaimRequest,
@@ -111,6 +112,8 @@ _SCRIPTS = (
 _LIST_BATCH = 500
 #: Due schedules planned and committed per fire script (see ``fire_due``).
 _FIRE_CHUNK = 100
+#: Schedules written per put_schedules script (see ``add_schedules``).
+_PUT_CHUNK = 500
 _STREAM_ID = re.compile(r"\d{1,20}(-\d{1,20})?")
 _UNFINISHED = frozenset({RunState.QUEUED, RunState.RUNNING, RunState.RETRYING})
 
@@ -203,16 +206,24 @@ class RedisStore(Signalled, Store):
     async def _call(self, awaitable: Any) -> Any:
         try:
             return await awaitable
-        except RedisError as exc:
-            raise StoreError(f"Redis error on {_safe(self.url)}: {exc}") from exc
-        except OSError as exc:
-            raise StoreError(f"cannot reach Redis at {_safe(self.url)}: {exc}") from exc
+        except (RedisError, OSError) as exc:
+            raise self._failed(exc) from exc
+
+    def _args(self, *args: Any) -> list[Any]:
+        """A script's arguments behind the ones every script reads (see _prelude.lua)."""
+        override = codec.us(self._clock()) if self._clock else ""
+        return [self.prefix, self.max_events, override, self._origin, *args]
+
+    def _failed(self, exc: BaseException) -> StoreError:
+        if isinstance(exc, RedisError):
+            return StoreError(f"Redis error on {_safe(self.url)}: {exc}")
+        return StoreError(f"cannot reach Redis at {_safe(self.url)}: {exc}")
+
+    def _conveyor(self) -> ScriptConveyor:
+        return ScriptConveyor(self.r, self._scripts)
 
     async def _script(self, name: str, *args: Any) -> Any:
-        override = codec.us(self._clock()) if self._clock else ""
-        return await self._call(
-            self._scripts[name](args=[self.prefix, self.max_events, override, self._origin, *args])
-        )
+        return await self._call(self._scripts[name](args=self._args(*args)))
 
     async def check(self) -> StoreReport:
         """Refuse eviction (evicted keys are lost jobs); warn when nothing persists."""
@@ -368,21 +379,54 @@ class RedisStore(Signalled, Store):
     async def add_schedules(
         self, schedules: Sequence[Schedule], *, replace: bool = False
     ) -> list[Schedule]:
+        """Write in chunks, one script in flight while this process encodes the next.
+
+        The first chunk's script also checks the ids of all later chunks, so a taken id
+        refuses the whole add before anything is written. Only a concurrent add of the
+        same id between two chunks' scripts can refuse a later chunk after earlier ones
+        are written; that error names the id like any other.
+        """
+        stored: list[Schedule] = []
+        written: Sequence[Schedule] = ()
+        try:
+            async with self._conveyor() as conveyor:
+                for start in range(0, len(schedules), _PUT_CHUNK):
+                    chunk = schedules[start : start + _PUT_CHUNK]
+                    later = [] if replace or start else [s.id for s in schedules[_PUT_CHUNK:]]
+                    args = self._put_args(chunk, later, replace)  # while Redis writes the last
+                    if written:
+                        stored += self._put_result(written, *await conveyor.replies())
+                    await conveyor.send("put_schedules", self._args(*args))
+                    written = chunk
+                if written:
+                    stored += self._put_result(written, *await conveyor.replies())
+        except (RedisError, OSError) as exc:
+            raise self._failed(exc) from exc
+        finally:
+            if stored:
+                self._signal.bump("schedules")
+        return stored
+
+    def _put_args(self, chunk: Sequence[Schedule], later: list[str], replace: bool) -> list[Any]:
         shapes: dict[str, str] = {}
         rows: list[Any] = []
-        for schedule in schedules:
+        for schedule in chunk:
             shape_id, shape_json, definition, state = codec.encode_schedule(schedule, 1)
             shapes[shape_id] = shape_json
             active = schedule.state is ScheduleState.ACTIVE
             nxt = codec.us(schedule.next_fire_at) if active else ""
             rows += [schedule.id, definition, state, nxt, shape_id]
         self._shapes.update(shapes)
-        head = ["1" if replace else "", len(shapes), *(x for pair in shapes.items() for x in pair)]
-        outcome, detail = await self._script("put_schedules", *head, *rows)
+        pairs = [x for pair in shapes.items() for x in pair]
+        return ["1" if replace else "", len(later), *later, len(shapes), *pairs, *rows]
+
+    def _put_result(self, chunk: Sequence[Schedule], reply: Any) -> list[Schedule]:
+        if isinstance(reply, BaseException):
+            raise self._failed(reply) from reply
+        outcome, detail = reply
         if outcome == "exists":
             raise ScheduleExistsError(detail)
-        self._signal.bump("schedules")
-        return [codec.as_stored(s, v) for s, v in zip(schedules, detail, strict=True)]
+        return [codec.as_stored(s, v) for s, v in zip(chunk, detail, strict=True)]
 
     async def get_schedule(self, schedule_id: str) -> Schedule | None:
         found = await self._schedules([schedule_id])
@@ -484,33 +528,34 @@ class RedisStore(Signalled, Store):
             return Fired(created=[])
         free = claim.limit if claim is not None else 0
         runs_by_id: dict[str, Run] = {}
-        commits: list[asyncio.Task[Any]] = []
-        for start in range(0, max(len(rows), 1), _FIRE_CHUNK):
-            plans, made = await self._plan(rows[start : start + _FIRE_CHUNK], planner, now, horizon)
-            runs_by_id.update(made)
-            if not plans and (claim is None or commits):
-                continue
-            claim_args: list[Any] = [""]
-            if claim is not None and free > 0:
-                claim_args = [
-                    claim.owner,
-                    free,
-                    _micros(claim.lease),
-                    _micros(claim.horizon),
-                    *(secrets.token_hex(8) for _ in range(free)),
-                ]
-                free -= len(made)
-            commits.append(
-                asyncio.create_task(self._script("fire", codec.dumps(plans), *claim_args))
-            )
-            await asyncio.sleep(0)  # send it before planning the next chunk
-        outcomes = await asyncio.gather(*commits, return_exceptions=True)
+        try:
+            async with self._conveyor() as conveyor:
+                for start in range(0, max(len(rows), 1), _FIRE_CHUNK):
+                    chunk = rows[start : start + _FIRE_CHUNK]
+                    plans, made = await self._plan(chunk, planner, now, horizon)
+                    runs_by_id.update(made)
+                    if not plans and (claim is None or start):
+                        continue
+                    claim_args: list[Any] = [""]
+                    if claim is not None and free > 0:
+                        claim_args = [
+                            claim.owner,
+                            free,
+                            _micros(claim.lease),
+                            _micros(claim.horizon),
+                            *(secrets.token_hex(8) for _ in range(free)),
+                        ]
+                        free -= len(made)
+                    await conveyor.send("fire", self._args(codec.dumps(plans), *claim_args))
+                outcomes = await conveyor.replies()
+        except (RedisError, OSError) as exc:
+            raise self._failed(exc) from exc
         failures = [o for o in outcomes if isinstance(o, BaseException)]
         if failures and len(failures) == len(outcomes):
-            raise failures[0]
+            raise self._failed(failures[0]) from failures[0]
         for failure in failures:
             # The other chunks committed (and may hold claimed runs): report them.
-            log.error("committing a chunk of fire plans failed", exc_info=failure)
+            log.error("committing a chunk of fire plans failed: %s", failure)
         created: list[Run] = []
         claimed: list[Run] = []
         for outcome in outcomes:
