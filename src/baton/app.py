@@ -243,7 +243,7 @@ class Baton:
             payload=payload,
             policy=policy,
             paused=paused,
-            now=await self.store.now(),
+            now=_millis(await self.store.now()),
         )
         return await self.store.add_schedule(schedule, replace=replace)
 
@@ -254,9 +254,9 @@ class Baton:
         (``job``, ``id``, ``trigger``, ``payload``, ``policy``, ``paused``).
 
         Every entry is validated before anything is stored (errors name the entry:
-        ``schedules[3].payload.x``); then they are stored in atomic chunks of 1,000.
+        ``schedules[3].payload.x``); then they are stored in atomic chunks of 10,000.
         """
-        now = await self.store.now()
+        now = _millis(await self.store.now())
         triggers: dict[str, Trigger] = {}  # entries often share one spec
         built: list[Schedule] = []
         for index, entry in enumerate(entries):
@@ -271,8 +271,8 @@ class Baton:
         if len({s.id for s in built}) != len(built):
             raise InvalidInputError("two entries have the same id", field="schedules")
         stored: list[Schedule] = []
-        for start in range(0, len(built), 1000):
-            chunk = built[start : start + 1000]
+        for start in range(0, len(built), 10_000):
+            chunk = built[start : start + 10_000]
             stored += await self.store.add_schedules(chunk, replace=replace)
         return stored
 
@@ -478,6 +478,11 @@ def _parsed(spec: Mapping[str, Any], now: datetime, cache: dict[str, Trigger]) -
     if found is None:
         found = cache[key] = parse_trigger(spec, now=now)
     return found
+
+
+def _millis(moment: datetime) -> datetime:
+    """Schedules keep their times to the millisecond, in every store alike."""
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
 _DEFAULT_POLICY = Policy()  # frozen: one instance serves every schedule without a policy
