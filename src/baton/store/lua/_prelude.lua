@@ -186,12 +186,20 @@ end
 -- d:<b> id -> next fire; `due` holds each non-empty d:<b> bucket at its earliest fire.
 local NBUCKETS = 1024
 
+-- Memoised: a script asks for one id's bucket several times (its s:, m: and d: keys),
+-- and the hash walks every byte of the id.
+local buckets = {}
+
 local function bucket(id)
+  local found = buckets[id]
+  if found then return found end
   local h = 5381
   for i = 1, #id do
     h = (h * 33 + string.byte(id, i)) % 1048576
   end
-  return h % NBUCKETS
+  found = h % NBUCKETS
+  buckets[id] = found
+  return found
 end
 
 local function skey(kind, id)
