@@ -257,7 +257,7 @@ class Baton:
         ``schedules[3].payload.x``); then they are stored in atomic chunks of 10,000.
         """
         now = _millis(await self.store.now())
-        triggers: dict[str, Trigger] = {}  # entries often share one spec
+        triggers: dict[str, tuple[Trigger, dict[str, Any]]] = {}  # entries often share one spec
         built: list[Schedule] = []
         for index, entry in enumerate(entries):
             try:
@@ -286,11 +286,11 @@ class Baton:
         payload: Any = None,
         policy: Policy | Mapping[str, Any] | None = None,
         paused: bool = False,
-        triggers: dict[str, Trigger] | None = None,
+        triggers: dict[str, tuple[Trigger, dict[str, Any]]] | None = None,
     ) -> Schedule:
         job_type, data = self._resolve_job(job, payload)
         schedule_id = _checked_id(id, "id")
-        parsed = _parsed(trigger, now, triggers if triggers is not None else {})
+        parsed, spec = _parsed(trigger, now, triggers if triggers is not None else {})
         first = parsed.first_fire(now)
         if first is None:
             raise InvalidTriggerError("never fires: its end is in the past", field="trigger")
@@ -301,7 +301,7 @@ class Baton:
                 id=schedule_id,
                 type=job_type.name,
                 payload=data,
-                trigger=parsed.to_json(),
+                trigger=spec,
                 policy=_policy(policy),
                 state=ScheduleState.PAUSED if paused else ScheduleState.ACTIVE,
                 next_fire_at=None if paused else first,
@@ -469,14 +469,20 @@ class Baton:
         return found
 
 
-def _parsed(spec: Mapping[str, Any], now: datetime, cache: dict[str, Trigger]) -> Trigger:
+def _parsed(
+    spec: Mapping[str, Any], now: datetime, cache: dict[str, tuple[Trigger, dict[str, Any]]]
+) -> tuple[Trigger, dict[str, Any]]:
+    """A trigger spec parsed, and its normalised JSON; entries of a bulk add that share a
+    spec share both (records are frozen: nothing mutates a schedule's trigger)."""
     try:
         key = json.dumps(spec, sort_keys=True, default=str)
     except (TypeError, ValueError):
-        return parse_trigger(spec, now=now)
+        parsed = parse_trigger(spec, now=now)
+        return parsed, parsed.to_json()
     found = cache.get(key)
     if found is None:
-        found = cache[key] = parse_trigger(spec, now=now)
+        parsed = parse_trigger(spec, now=now)
+        found = cache[key] = (parsed, parsed.to_json())
     return found
 
 

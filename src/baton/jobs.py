@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import json
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -128,8 +127,11 @@ class JobType:
 
     def dump_payload(self, data: Any) -> dict[str, Any]:
         """Validate and dump a payload to the JSON object that is stored."""
-        dumped = self.validate_payload(data).model_dump(mode="json")
-        size = len(json.dumps(dumped, separators=(",", ":")).encode())
+        model = self.validate_payload(data)
+        dumped = model.model_dump(mode="json")
+        if not dumped:
+            return dumped
+        size = len(model.__pydantic_serializer__.to_json(model))  # UTF-8 JSON, by pydantic-core
         if size > MAX_PAYLOAD_BYTES:
             raise InvalidPayloadError(
                 f"is {size} bytes; the limit is {MAX_PAYLOAD_BYTES} bytes", field="payload"

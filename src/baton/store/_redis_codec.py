@@ -66,21 +66,58 @@ def _from_ms(value: int) -> datetime:
 def encode_schedule(schedule: Schedule, version: int | None = None) -> tuple[str, str, str, str]:
     """(shape id, shape JSON, definition JSON, state JSON) of a schedule; ``version``
     overrides the schedule's own in the state."""
-    trigger = dict(schedule.trigger)
     created = _ms(schedule.created_at)
-    anchor: Any = None
-    kind = "interval" if "interval" in trigger else "calendar"
-    body = trigger.get(kind)
-    if isinstance(body, dict) and "start" in body:
-        body = trigger[kind] = dict(body)
-        start = body.pop("start")
-        anchor = _start_us(start) - created * 1000 if "interval" in trigger else start
-    shape_id, shape_json = _shape(schedule.type, dumps(trigger), _policy_json(schedule.policy))
+    trigger_json, start, is_interval = _trigger_parts(schedule.trigger)
+    shape_id, shape_json = _shape(schedule.type, trigger_json, _policy_json(schedule.policy))
     # The list [shape id, payload, created, anchor?] by hand: a hot path of bulk adds.
     payload = dumps(schedule.payload) if schedule.payload else "{}"
-    tail = "]" if anchor is None else f",{dumps(anchor)}]"
+    if start is None:
+        tail = "]"
+    elif is_interval:
+        tail = f",{_start_us(start) - created * 1000}]"
+    else:
+        tail = f",{dumps(start)}]"
     definition = f'["{shape_id}",{payload},{created}{tail}'
     return shape_id, shape_json, definition, encode_state(schedule, version)
+
+
+class _ByIdentity:
+    """A small cache keyed by object identity, for the records' shared parts: schedules
+    added together share one trigger dict and one policy (see ``Baton.add_many``), and
+    hashing them by value costs more than the work saved. Each entry keeps its key
+    object alive, so an id is never reused while it is cached."""
+
+    def __init__(self, size: int = 256) -> None:
+        self._size = size
+        self._entries: dict[int, tuple[Any, Any]] = {}
+
+    def get(self, key: Any, make: Any) -> Any:
+        found = self._entries.get(id(key))
+        if found is not None and found[0] is key:
+            return found[1]
+        value = make(key)
+        if len(self._entries) >= self._size:
+            self._entries.clear()
+        self._entries[id(key)] = (key, value)
+        return value
+
+
+_TRIGGERS = _ByIdentity()
+
+
+def _trigger_parts(trigger: dict[str, Any]) -> tuple[str, str | None, bool]:
+    """(trigger JSON without its start, the start, whether it is an interval's)."""
+    return _TRIGGERS.get(trigger, _split_trigger)
+
+
+def _split_trigger(trigger: dict[str, Any]) -> tuple[str, str | None, bool]:
+    kind = "interval" if "interval" in trigger else "calendar"
+    body = trigger.get(kind)
+    if not (isinstance(body, dict) and "start" in body):
+        return dumps(trigger), None, False
+    rest = dict(body)
+    start = rest.pop("start")
+    return dumps({**trigger, kind: rest}), start, kind == "interval"
 
 
 @lru_cache(maxsize=1024)
@@ -124,8 +161,17 @@ def _normal_start(start: str) -> str:
     return _iso(dt(round(datetime.fromisoformat(start).timestamp() * 1_000_000)))
 
 
-@lru_cache(maxsize=1024)
+_POLICIES_SEEN = _ByIdentity()
+
+
 def _policy_json(policy: Policy) -> str:
+    """As :func:`_policy_json_of`, looked up by identity first (hashing a policy by value
+    walks all its fields)."""
+    return _POLICIES_SEEN.get(policy, _policy_json_of)
+
+
+@lru_cache(maxsize=1024)
+def _policy_json_of(policy: Policy) -> str:
     """A policy's non-default fields as JSON ('' for the default policy).
 
     Schedules made alike share equal policies: dump each distinct one once.

@@ -57,25 +57,41 @@ class ScriptConveyor:
             raise RuntimeError("use the conveyor in 'async with'")
         return self._conn
 
+    @property
+    def in_flight(self) -> int:
+        """Calls sent whose replies are not read yet."""
+        return len(self._sent)
+
+    async def load(self, *names: str) -> None:
+        """Make sure Redis knows these scripts, so that a call sent behind another one
+        cannot come back NOSCRIPT after later calls already ran."""
+        for name in names:
+            script = self._scripts[name]
+            script.sha = await self._client.script_load(script.script)
+
     async def send(self, name: str, args: Sequence[Any]) -> None:
         """Send one script call; it is on the wire when this returns."""
         await self._connection.send_command("EVALSHA", self._scripts[name].sha, 0, *args)
         self._sent.append((name, args))
 
+    async def reply(self) -> Any:
+        """The reply of the oldest call not read yet (a script error as the exception)."""
+        self._sent.popleft()
+        return await self._read()
+
     async def replies(self) -> list[Any]:
-        """The replies of every call sent since the last time, in the order sent.
+        """The replies of every call not read yet, in the order sent.
 
         A script Redis no longer knows (it restarted or was flushed) did not run: it is
-        loaded and its call sent again, once.
+        loaded and its call sent again, once. Use :meth:`load` first where calls must
+        run in the order sent.
         """
         calls = list(self._sent)
         self._sent.clear()
         out = [await self._read() for _ in calls]
         missing = [i for i, reply in enumerate(out) if isinstance(reply, NoScriptError)]
         if missing:
-            for name in {calls[i][0] for i in missing}:
-                script = self._scripts[name]
-                script.sha = await self._client.script_load(script.script)
+            await self.load(*{calls[i][0] for i in missing})
             for i in missing:
                 await self.send(*calls[i])
             self._sent.clear()

@@ -94,6 +94,7 @@ _SCRIPTS = (
     "due",
     "put_schedule",
     "put_schedules",
+    "check_absent",
     "remove_schedule",
     "fire",
     "enqueue",
@@ -379,35 +380,58 @@ class RedisStore(Signalled, Store):
     async def add_schedules(
         self, schedules: Sequence[Schedule], *, replace: bool = False
     ) -> list[Schedule]:
-        """Write in chunks, one script in flight while this process encodes the next.
+        """One script for a small add; a larger one is written in chunks on one connection,
+        two scripts queued in Redis while this process encodes the next chunk.
 
-        The first chunk's script also checks the ids of all later chunks, so a taken id
-        refuses the whole add before anything is written. Only a concurrent add of the
-        same id between two chunks' scripts can refuse a later chunk after earlier ones
-        are written; that error names the id like any other.
+        All or nothing all the same: without ``replace`` a first script checks every id
+        and, on a taken one, sets an abort key that the chunks queued behind it (same
+        connection, so strictly after it) find and stop at. Only an id added by someone
+        else between that check and its chunk's write can refuse the add after earlier
+        chunks are written; the error names it like any other.
         """
-        stored: list[Schedule] = []
-        written: Sequence[Schedule] = ()
+        if len(schedules) <= _PUT_CHUNK:
+            reply = await self._script("put_schedules", *self._put_args(schedules, "", replace))
+            added = self._put_result(schedules, reply)
+            self._signal.bump("schedules")
+            return added
+        nonce = secrets.token_hex(8)
+        refusal: str | None = None
+        replies: list[Any] = []
         try:
             async with self._conveyor() as conveyor:
+                await conveyor.load("check_absent", "put_schedules")
+                if not replace:
+                    await conveyor.send(
+                        "check_absent", self._args(nonce, *(s.id for s in schedules))
+                    )
                 for start in range(0, len(schedules), _PUT_CHUNK):
-                    chunk = schedules[start : start + _PUT_CHUNK]
-                    later = [] if replace or start else [s.id for s in schedules[_PUT_CHUNK:]]
-                    args = self._put_args(chunk, later, replace)  # while Redis writes the last
-                    if written:
-                        stored += self._put_result(written, *await conveyor.replies())
+                    args = self._put_args(schedules[start : start + _PUT_CHUNK], nonce, replace)
                     await conveyor.send("put_schedules", self._args(*args))
-                    written = chunk
-                if written:
-                    stored += self._put_result(written, *await conveyor.replies())
+                    while conveyor.in_flight > 2:
+                        replies.append(await conveyor.reply())
+                replies += await conveyor.replies()
         except (RedisError, OSError) as exc:
             raise self._failed(exc) from exc
-        finally:
-            if stored:
-                self._signal.bump("schedules")
+        if not replace:
+            refusal = self._refusal(replies.pop(0))
+        stored: list[Schedule] = []
+        for start, reply in zip(range(0, len(schedules), _PUT_CHUNK), replies, strict=True):
+            refusal = refusal or self._refusal(reply)
+            if refusal is None:
+                stored += self._put_result(schedules[start : start + _PUT_CHUNK], reply)
+        if stored:
+            self._signal.bump("schedules")
+        if refusal is not None:
+            raise ScheduleExistsError(refusal)
         return stored
 
-    def _put_args(self, chunk: Sequence[Schedule], later: list[str], replace: bool) -> list[Any]:
+    def _refusal(self, reply: Any) -> str | None:
+        """The taken id a step of a bulk add was refused for (None: it was not)."""
+        if isinstance(reply, BaseException):
+            raise self._failed(reply) from reply
+        return str(reply[1]) if reply[0] == "exists" else None
+
+    def _put_args(self, chunk: Sequence[Schedule], nonce: str, replace: bool) -> list[Any]:
         shapes: dict[str, str] = {}
         rows: list[Any] = []
         for schedule in chunk:
@@ -418,7 +442,7 @@ class RedisStore(Signalled, Store):
             rows += [schedule.id, definition, state, nxt, shape_id]
         self._shapes.update(shapes)
         pairs = [x for pair in shapes.items() for x in pair]
-        return ["1" if replace else "", len(later), *later, len(shapes), *pairs, *rows]
+        return ["1" if replace else "", nonce, len(shapes), *pairs, *rows]
 
     def _put_result(self, chunk: Sequence[Schedule], reply: Any) -> list[Schedule]:
         if isinstance(reply, BaseException):

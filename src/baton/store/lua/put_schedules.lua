@@ -1,24 +1,24 @@
 -- Write many schedules in one step: all of them, or none if one is taken (without
 -- replace). A replaced schedule's version goes on from the stored one: its state JSON
 -- always starts with the version, which is rewritten here.
--- ARGV: replace ('1' / ''), the number c of ids written by later calls of the same bulk
---       add (checked here, so that a taken id refuses the whole add before any part of
---       it is written), those c ids, the number of shapes k, k pairs (shape id, shape
---       json), then per schedule: id, definition, state (version 1), next fire (us,
---       '' = none), shape id.
+-- ARGV: replace ('1' / ''), the abort key suffix of a bulk add written in several
+--       scripts ('' = this script is the whole add; see check_absent.lua), the number of
+--       shapes k, k pairs (shape id, shape json), then per schedule: id, definition,
+--       state (version 1), next fire (us, '' = none), shape id.
+-- Returns {'ok', versions}, {'exists', id} or {'aborted'} (an earlier step refused).
 local replace = ARGV[5] == '1'
-local nlater = tonumber(ARGV[6])
-local nshapes = tonumber(ARGV[7 + nlater])
-local shapes = 8 + nlater
+local abort = ARGV[6] ~= '' and P .. 'abort:' .. ARGV[6] or nil
+if abort and redis.call('EXISTS', abort) == 1 then
+  return { 'aborted' }
+end
+local nshapes = tonumber(ARGV[7])
+local shapes = 8
 local first = shapes + 2 * nshapes
 if not replace then
-  for i = 7, 6 + nlater do
-    if redis.call('HEXISTS', skey('m', ARGV[i]), ARGV[i]) == 1 then
-      return { 'exists', ARGV[i] }
-    end
-  end
   for i = first, #ARGV, 5 do
     if redis.call('HEXISTS', skey('m', ARGV[i]), ARGV[i]) == 1 then
+      -- Taken since check_absent ran (a concurrent add): the steps after this stop too.
+      if abort then redis.call('SET', abort, '1', 'PX', 60000) end
       return { 'exists', ARGV[i] }
     end
   end
