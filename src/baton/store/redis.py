@@ -115,6 +115,8 @@ _LIST_BATCH = 500
 _FIRE_CHUNK = 100
 #: Schedules written per put_schedules script (see ``add_schedules``).
 _PUT_CHUNK = 500
+#: Older ready runs a fire chunk may claim besides its own new ones.
+_CLAIM_EXTRA = 50
 _STREAM_ID = re.compile(r"\d{1,20}(-\d{1,20})?")
 _UNFINISHED = frozenset({RunState.QUEUED, RunState.RUNNING, RunState.RETRYING})
 
@@ -562,12 +564,15 @@ class RedisStore(Signalled, Store):
                         continue
                     claim_args: list[Any] = [""]
                     if claim is not None and free > 0:
+                        # Its own new runs and a few older ready ones; the worker loop
+                        # takes any backlog beyond (tokens are arguments: keep them few).
+                        take = min(free, len(made) + _CLAIM_EXTRA)
                         claim_args = [
                             claim.owner,
-                            free,
+                            take,
                             _micros(claim.lease),
                             _micros(claim.horizon),
-                            *(secrets.token_hex(8) for _ in range(free)),
+                            *_lease_tokens(take),
                         ]
                         free -= len(made)
                     await conveyor.send("fire", self._args(codec.dumps(plans), *claim_args))
@@ -636,7 +641,7 @@ class RedisStore(Signalled, Store):
     ) -> list[Run]:
         if limit <= 0:
             return []
-        tokens = [secrets.token_hex(8) for _ in range(limit)]
+        tokens = _lease_tokens(limit)
         replies = await self._script(
             "claim", owner, limit, _micros(lease), _micros(horizon), *tokens
         )
@@ -876,6 +881,12 @@ def _set_aside(sid: str, state: str, now: datetime, exc: Exception) -> dict[str,
         "runs": [],
         "skipped": None,
     }
+
+
+def _lease_tokens(count: int) -> list[str]:
+    """Fresh lease tokens: a random stem per call, numbered (unique, and cheap to make)."""
+    stem = secrets.token_hex(6)
+    return [f"{stem}{i:04x}" for i in range(count)]
 
 
 def _stream_time(event_id: str) -> datetime:
