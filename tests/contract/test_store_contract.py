@@ -253,6 +253,28 @@ async def test_expired_lease_on_the_last_attempt_is_dead(store: Store, clock: Cl
     assert reaped.state is RunState.DEAD and reaped.finished_at == clock.now
 
 
+async def test_a_run_claimed_ahead_and_done_early_never_finishes_before_it_started(
+    store: Store, clock: Clock
+) -> None:
+    # Claimed 2 s ahead of its due time; the node's timer ends it a moment early by the
+    # store's clock.
+    await store.enqueue_run(run("ahead", clock.now, due_in=2))
+    (claimed,) = await store.claim_runs(
+        owner="n1", limit=1, lease=LEASE, horizon=timedelta(seconds=5)
+    )
+    assert claimed.started_at == clock.now + timedelta(seconds=2)
+    clock.advance(1.999)
+    done = Completion(
+        run_id="ahead", lease_token=claimed.lease_token or "", state=RunState.SUCCEEDED
+    )
+    assert await store.complete_runs([done]) == [True]
+    stored = await store.get_run("ahead")
+    assert stored is not None and stored.started_at and stored.finished_at
+    assert stored.finished_at >= stored.started_at
+    (event,) = [e for e in await store.read_events(limit=100) if e.kind == "run.succeeded"]
+    assert event.data["duration"] >= 0
+
+
 async def test_completion_with_a_stale_lease_token_is_refused(store: Store, clock: Clock) -> None:
     await store.enqueue_run(run("r1", clock.now, max_attempts=3))
     old_token = await claim_one(store, "n1")

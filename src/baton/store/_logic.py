@@ -129,7 +129,13 @@ def claimed(run: Run, *, owner: str, lease: timedelta, now: datetime) -> Run:
 
 
 def completed(run: Run, completion: Completion, now: datetime) -> Run:
-    """The run after a (token-checked) completion; ``owner`` stays as the node that ran it."""
+    """The run after a (token-checked) completion; ``owner`` stays as the node that ran it.
+
+    A run claimed ahead of its due time starts, by the record, when it is due; a node's
+    timer may end it a hair earlier by the store's clock: it never finishes before it
+    started."""
+    if run.started_at is not None and run.started_at > now:
+        now = run.started_at
     update: dict[str, Any] = {
         "state": completion.state,
         "lease_token": None,

@@ -8,9 +8,11 @@ for i, c in ipairs(cjson.decode(ARGV[5])) do
   local f = redis.call('HMGET', key, 'st', 'tok', 'sid', 'att', 'pri', 'type', 'own', 's')
   if f[1] == 'running' and f[2] == c.tok then
     local att = tonumber(f[4])
+    -- Claimed ahead, a run starts (by the record) when due; never finish before that.
+    local fin = math.max(NOW, tonumber(f[8]) or NOW)
     redis.call('ZREM', P .. 'leases', c.id)
     conc_add(f[3], -1)
-    redis.call('HSET', key, 'st', c.st, 'tok', '', 'lease', '', 'f', fmt(NOW),
+    redis.call('HSET', key, 'st', c.st, 'tok', '', 'lease', '', 'f', fmt(fin),
       'err', c.err, 'note', c.note)
     if c.st == 'retrying' then
       local due = NOW + c.delay
@@ -19,12 +21,12 @@ for i, c in ipairs(cjson.decode(ARGV[5])) do
       enqueue(c.id, tonumber(f[5]), due)
       retried = true
     else
-      redis.call('ZADD', P .. 'fin', fmt(NOW), c.id)
+      redis.call('ZADD', P .. 'fin', fmt(fin), c.id)
     end
     finished = true
     run_event('run.' .. c.st, c.id,
       { sid = f[3], type = f[6], att = att, st = c.st, own = f[7], err = c.err,
-        dur = NOW - tonumber(f[8]) })
+        dur = fin - tonumber(f[8]) })
     if c.stop ~= '' and f[3] and f[3] ~= '' then
       stop_schedule(f[3], c.stop)
     end
