@@ -9,13 +9,22 @@ from __future__ import annotations
 import asyncio
 import random
 import traceback
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from baton.errors import InvalidPayloadError, JobTypeNotFoundError
-from baton.jobs import NonRetryableError, NoServices, Registry, RunContext, Services, StopSchedule
+from baton.jobs import (
+    JobType,
+    NonRetryableError,
+    NoServices,
+    Registry,
+    RunContext,
+    Services,
+    StopSchedule,
+)
 from baton.model import Run, RunError, RunState
 
 #: Errors another attempt cannot fix: the run fails at once.
@@ -37,9 +46,16 @@ class Outcome:
     stop_schedule: str | None = None
 
 
-@asynccontextmanager
-async def _no_scope() -> AsyncIterator[Services]:
-    yield NoServices()
+#: Without a container no scope is opened (a context manager per run costs more than
+#: many jobs' work).
+_NO_SERVICES = NoServices()
+
+
+async def _execute(job_type: JobType, run: Run, ctx: RunContext, services: Services) -> Any:
+    if run.policy.timeout is None:
+        return await job_type.execute(run.payload, ctx, services)
+    async with asyncio.timeout(run.policy.timeout.total_seconds()):
+        return await job_type.execute(run.payload, ctx, services)
 
 
 async def run_attempt(
@@ -63,12 +79,11 @@ async def run_attempt(
             fire_at=run.fire_at,
             node=node,
         )
-        async with (scope or _no_scope)() as services:
-            if run.policy.timeout is None:
-                result = await job_type.execute(run.payload, ctx, services)
-            else:
-                async with asyncio.timeout(run.policy.timeout.total_seconds()):
-                    result = await job_type.execute(run.payload, ctx, services)
+        if scope is None:
+            result = await _execute(job_type, run, ctx, _NO_SERVICES)
+        else:
+            async with scope() as services:
+                result = await _execute(job_type, run, ctx, services)
     except StopSchedule as stop:
         return _stopped(stop)
     except Exception as exc:  # a job's failure is data, recorded on the run

@@ -13,6 +13,7 @@ import logging
 import random
 from datetime import datetime, timedelta
 from functools import lru_cache
+from typing import Any
 
 from baton.errors import InvalidTriggerError
 from baton.model import Schedule
@@ -36,10 +37,21 @@ class FirePlanner:
     def __init__(self, *, max_fires: int = 1000, rng: random.Random | None = None) -> None:
         self.max_fires = max_fires
         self._rng = rng or random.Random()
+        # Stores hand out the same trigger dict each time they decode a schedule they
+        # decoded before: known by identity, it needs no JSON key (kept alive with it).
+        self._seen: dict[int, tuple[dict[str, Any], datetime, Trigger]] = {}
 
     def trigger_of(self, schedule: Schedule) -> Trigger:
-        spec = json.dumps(schedule.trigger, sort_keys=True, separators=(",", ":"))
-        return _trigger(spec, schedule.created_at)
+        spec = schedule.trigger
+        seen = self._seen.get(id(spec))
+        if seen is not None and seen[0] is spec and seen[1] == schedule.created_at:
+            return seen[2]
+        key = json.dumps(spec, sort_keys=True, separators=(",", ":"))
+        trigger = _trigger(key, schedule.created_at)
+        if len(self._seen) >= 4096:
+            self._seen.clear()
+        self._seen[id(spec)] = (spec, schedule.created_at, trigger)
+        return trigger
 
     def __call__(self, schedule: Schedule, now: datetime) -> FirePlan:
         try:
