@@ -52,8 +52,10 @@ class NodeConfig:
     fire_batch: int = 500
     shutdown_grace: timedelta = timedelta(seconds=30)
     max_idle: timedelta = timedelta(seconds=5)
-    fire_ahead: timedelta = timedelta(milliseconds=20)
-    """Fire and claim runs this long before they are due, then start them on time."""
+    fire_ahead: timedelta = timedelta(milliseconds=100)
+    """Fire and claim runs this long before they are due, then start them on time by the
+    node's own timer: a store that stalls for less than this (a Redis AOF rewrite, an
+    fsync, a network blip) makes no run late."""
     heartbeat_every: timedelta = timedelta(seconds=5)
     keep_runs: int = 100_000
     keep_runs_for: timedelta = timedelta(days=7)
@@ -77,6 +79,8 @@ class NodeConfig:
             raise ValueError("concurrency must be at least 1")
         if self.lease < timedelta(seconds=1):
             raise ValueError("the lease must be at least one second")
+        if not timedelta(0) <= self.fire_ahead < self.lease:
+            raise ValueError("fire_ahead must be at least zero and shorter than the lease")
 
 
 @dataclass
