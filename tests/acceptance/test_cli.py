@@ -167,6 +167,8 @@ def test_configuration_errors(tmp_path: Path) -> None:
     assert done.returncode == 1 and "cannot import 'no_such_module_here'" in done.stderr
     done = run_cli("worker", "--roles", "chef")
     assert done.returncode == 2 and "roles" in done.stderr
+    done = run_cli("worker", "--fire-ahead", "40")
+    assert done.returncode == 2 and "fire_ahead" in done.stderr
 
 
 def test_the_environment_configures_the_store(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ from baton.cli.context import (
     state_of,
 )
 from baton.cli.fleet import FleetFlag
-from baton.cli.nodes import LogLevel, node_config
+from baton.cli.nodes import FireAhead, LogLevel, node_config
 from baton.fleet import FleetSettings
 from baton.node import WORK_ROLES
 from baton.settings import Settings
@@ -67,6 +67,7 @@ def worker(
     ),
     lease: Annotated[float, typer.Option(help="Lease length in seconds.")] = 30.0,
     shutdown_grace: Annotated[float, typer.Option(help="Seconds to finish runs on stop.")] = 30.0,
+    fire_ahead: FireAhead = 0.1,
     fleet: FleetFlag = False,
     log_level: LogLevel = "INFO",
 ) -> None:
@@ -81,6 +82,7 @@ def worker(
         lease=lease,
         shutdown_grace=shutdown_grace,
         log_level=log_level,
+        fire_ahead=fire_ahead,
     )
 
     with reporting_errors():

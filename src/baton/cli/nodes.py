@@ -12,6 +12,13 @@ from baton.cli.context import reporting_errors
 from baton.node import ROLES, NodeConfig
 from baton.settings import Settings
 
+FireAhead = Annotated[
+    float,
+    typer.Option(
+        help="Seconds before a run is due that the node claims it (it starts on time); "
+        "hides store stalls shorter than this."
+    ),
+]
 LogLevel = Annotated[str, typer.Option(help="Logging level.")]
 
 
@@ -25,6 +32,7 @@ def node_config(
     lease: float,
     shutdown_grace: float,
     log_level: str,
+    fire_ahead: float = 0.1,
 ) -> NodeConfig:
     """Configure logging and the node of a process that is only a node (GC tuned).
 
@@ -44,6 +52,7 @@ def node_config(
         "roles": roles,
         "concurrency": concurrency or settings.concurrency,
         "lease": timedelta(seconds=lease),
+        "fire_ahead": timedelta(seconds=fire_ahead),
         "shutdown_grace": timedelta(seconds=shutdown_grace),
     }
     node_name = name or settings.node_name

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from baton.cli.context import CliState, err_console, reporting_errors, run_async, state_of
 from baton.cli.fleet import FleetFlag, opened
-from baton.cli.nodes import LogLevel, node_config
+from baton.cli.nodes import FireAhead, LogLevel, node_config
 from baton.errors import ConfigurationError
 from baton.fleet import Fleet, FleetSettings
 from baton.node import NodeConfig
@@ -41,6 +41,7 @@ def serve(
     ] = None,
     lease: Annotated[float, typer.Option(help="Lease length in seconds.")] = 30.0,
     shutdown_grace: Annotated[float, typer.Option(help="Seconds to finish runs on stop.")] = 30.0,
+    fire_ahead: FireAhead = 0.1,
     token_file: Annotated[
         Path | None,
         typer.Option(help="Where the generated admin token is kept ($BATON_API_TOKEN_FILE)."),
@@ -62,6 +63,7 @@ def serve(
         lease=lease,
         shutdown_grace=shutdown_grace,
         log_level=log_level,
+        fire_ahead=fire_ahead,
     )
     settings = cli.settings
     with reporting_errors():
