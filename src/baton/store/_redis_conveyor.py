@@ -78,12 +78,15 @@ class ScriptConveyor:
     async def send(self, name: str, args: Sequence[Any]) -> None:
         """Send one script call; it is on the wire when this returns."""
         command = ("EVALSHA", self._scripts[name].sha, 0, *args)
+        # redis-py's health check sends a PING and reads its reply: with replies of ours
+        # still to come it would read one of them instead.
+        check = not self._sent
         if _pack is not None:
             # hiredis packs in C, ten times faster than redis-py's asyncio connection,
             # which matters for bulk calls of thousands of arguments.
-            await self._connection.send_packed_command(_pack(command))
+            await self._connection.send_packed_command(_pack(command), check_health=check)
         else:
-            await self._connection.send_command(*command)
+            await self._connection.send_command(*command, check_health=check)
         self._sent.append((name, args))
 
     async def reply(self) -> Any:
