@@ -67,3 +67,24 @@ async def test_bulk_steps_reload_scripts_redis_has_forgotten(redis_url: str, clo
         client.script_flush()
         fired = await store.fire_due(limit=1000, planner=FirePlanner())
         assert len(fired.created) == 610
+
+
+async def test_the_script_conveyor_keeps_replies_in_order_and_its_connection_clean(
+    redis_url: str, clock: Clock
+) -> None:
+    async with RedisStore(redis_url, clock=clock) as store:
+        await store.add_schedule(schedule("a", clock.now))
+        async with store._conveyor() as conveyor:
+            await conveyor.send("due", store._args(0, 10))
+            await conveyor.send("due", store._args(0, "not a number"))  # fails in Lua
+            await conveyor.send("due", store._args(0, 10))
+            first, failed, last = await conveyor.replies()
+        assert first[1] == "a" and last[1] == "a"
+        assert isinstance(failed, redis.exceptions.ResponseError)
+        # Left with a reply unread: the connection is dropped, not handed to the next
+        # caller with someone else's reply waiting on it.
+        async with store._conveyor() as conveyor:
+            await conveyor.send("due", store._args(0, 10))
+        for _ in range(5):
+            assert await store.get_schedule("a") is not None
+            assert await store.next_fire_time() == clock.now
