@@ -104,11 +104,13 @@ class Trigger:
         self.kind = kind
         self._spec = spec
         self._impl = impl
+        # Read once: a spec without the field answers through pydantic's slow path.
+        self._jitter: float | None = getattr(spec, "jitter", None)
 
     @property
     def jitter(self) -> float | None:
         """Seconds by which a run may start after its fire time (random, per run)."""
-        return getattr(self._spec, "jitter", None)
+        return self._jitter
 
     def to_json(self) -> dict[str, Any]:
         """The normalised spec, as stored and returned by the API."""

@@ -229,6 +229,13 @@ def decode_schedule(
     )
 
 
+def shape_of(definition: str) -> str:
+    """The shape id a definition starts with (``["<8 hex>",...``), without parsing it all."""
+    if definition.startswith('["') and definition[10:12] == '",':
+        return definition[2:10]
+    return str(json.loads(definition)[0])
+
+
 @lru_cache(maxsize=65536)
 def _definition(
     definition: str, shape_json: str
@@ -281,25 +288,27 @@ def _policy_fields(policy: Policy) -> tuple[str, str, str, str]:
 
 
 def run_fields(run: Run) -> list[str]:
-    """A new run as the flat field/value list of its hash ``r:<id>``."""
+    """A new run as the flat field/value list of its hash ``r:<id>`` (a list written
+    out: this runs for every fire)."""
     policy_json, priority, max_concurrent, max_attempts = _policy_fields(run.policy)
-    fields = {
-        "id": run.id,
-        "sid": run.schedule_id or "",
-        "type": run.type,
-        "payload": dumps(run.payload),
-        "policy": policy_json,
-        "pri": priority,
-        "mc": max_concurrent,
-        "mx": max_attempts,
-        "fire": us(run.fire_at),
-        "due": us(run.due_at),
-        "att": str(run.attempt),
-        "st": run.state.value,
-        "cr": "0",
-        "c": us(run.created_at),
-    }
-    return [item for pair in fields.items() for item in pair]
+    fire = us(run.fire_at)
+    due = fire if run.due_at == run.fire_at else us(run.due_at)
+    return [
+        "id", run.id,
+        "sid", run.schedule_id or "",
+        "type", run.type,
+        "payload", dumps(run.payload) if run.payload else "{}",
+        "policy", policy_json,
+        "pri", priority,
+        "mc", max_concurrent,
+        "mx", max_attempts,
+        "fire", fire,
+        "due", due,
+        "att", str(run.attempt),
+        "st", run.state.value,
+        "cr", "0",
+        "c", us(run.created_at),
+    ]  # fmt: skip
 
 
 def decode_run(fields: dict[str, str]) -> Run:

@@ -348,8 +348,9 @@ class RedisStore(Signalled, Store):
         return found
 
     async def _decode(self, sid: str, definition: str, state: str, nxt: Any) -> Schedule:
-        shape_id = json.loads(definition)[0]
-        return codec.decode_schedule(sid, definition, state, nxt, await self._shape(shape_id))
+        shape_id = codec.shape_of(definition)
+        shape = self._shapes.get(shape_id) or await self._shape(shape_id)
+        return codec.decode_schedule(sid, definition, state, nxt, shape)
 
     def _runs_from_replies(self, replies: Iterable[Any]) -> list[Run]:
         return [codec.decode_run(codec.flat_to_dict(flat)) for flat in replies]
@@ -615,12 +616,14 @@ class RedisStore(Signalled, Store):
             plan = planner(schedule, until)
             runs = _logic.runs_from_plan(schedule, plan, now)
             runs_by_id.update((r.id, r) for r in runs)
-            fired = _logic.fired_schedule(schedule, plan, now)
+            mut = ""  # the trigger is done: the script removes the schedule
+            if plan.next_fire_at is not None:
+                mut = codec.encode_state(_logic.fired_schedule(schedule, plan, now))
             plans.append(
                 {
                     "id": sid,
                     "v": schedule.version,
-                    "mut": "" if plan.next_fire_at is None else codec.encode_state(fired),
+                    "mut": mut,
                     "next": codec.us(plan.next_fire_at),
                     "runs": [[r.id, *codec.run_fields(r)] for r in runs],
                     "skipped": _logic.misfire_event(schedule, plan),
