@@ -49,8 +49,7 @@ class NodeConfig:
     roles: frozenset[str] = WORK_ROLES
     concurrency: int = 10
     lease: timedelta = timedelta(seconds=30)
-    fire_batch: int = 1000
-    """Due schedules one scheduler pass reads and fires (with claims for the free slots)."""
+    fire_batch: int = 500
     shutdown_grace: timedelta = timedelta(seconds=30)
     max_idle: timedelta = timedelta(seconds=5)
     fire_ahead: timedelta = timedelta(milliseconds=100)
