@@ -306,7 +306,7 @@ class Baton:
                 state=ScheduleState.PAUSED if paused else ScheduleState.ACTIVE,
                 next_fire_at=None if paused else first,
                 last_fire_at=None,
-                version=0,
+                version=1,  # what the store makes it when it is new
                 created_at=now,
                 updated_at=now,
             )

@@ -127,6 +127,8 @@ class JobType:
 
     def dump_payload(self, data: Any) -> dict[str, Any]:
         """Validate and dump a payload to the JSON object that is stored."""
+        if not data and isinstance(data, dict | None) and _takes_nothing(self.payload_model):
+            return {}
         model = self.validate_payload(data)
         dumped = model.model_dump(mode="json")
         if not dumped:
@@ -162,6 +164,13 @@ def _refuse_unknown_keys(model: type[BaseModel], data: Any) -> None:
     unknown = sorted(str(key) for key in data if key not in known)
     if unknown:
         raise InvalidPayloadError("is not a field of this job type", field=f"payload.{unknown[0]}")
+
+
+@functools.lru_cache(maxsize=512)
+def _takes_nothing(model: type[BaseModel]) -> bool:
+    """A payload model without fields or model validators: no payload, stored as ``{}``."""
+    decorators = model.__pydantic_decorators__
+    return not model.__pydantic_fields__ and not decorators.model_validators
 
 
 @functools.lru_cache(maxsize=512)

@@ -131,7 +131,7 @@ def as_stored(schedule: Schedule, version: int) -> Schedule:
     times at the precision they are kept (milliseconds), an interval's start in UTC ``Z``
     form. Cheaper than decoding what was just encoded, above all for schedules already in
     that form (as :class:`~baton.Baton` makes them)."""
-    changes: dict[str, Any] = {"version": version}
+    changes: dict[str, Any] = {} if schedule.version == version else {"version": version}
     created = schedule.created_at
     if created.microsecond % 1000:
         created = changes["created_at"] = _to_ms(created)
@@ -146,7 +146,7 @@ def as_stored(schedule: Schedule, version: int) -> Schedule:
         start = _normal_start(body["start"])
         if start != body["start"]:
             changes["trigger"] = {**schedule.trigger, "interval": {**body, "start": start}}
-    return schedule.evolve(**changes)
+    return schedule.evolve(**changes) if changes else schedule
 
 
 def _to_ms(moment: datetime) -> datetime:
