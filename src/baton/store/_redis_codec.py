@@ -306,7 +306,6 @@ def run_fields(run: Run) -> list[str]:
         "due", due,
         "att", str(run.attempt),
         "st", run.state.value,
-        "cr", "0",
         "c", us(run.created_at),
     ]  # fmt: skip
 

@@ -72,8 +72,10 @@ if direct then
     if ok then
       local start = fmt(math.max(NOW, due))
       local token = tokens[#claimed + 1]
-      for _, v in ipairs({ 'st', 'running', 'own', owner, 'tok', token, 'lease', expiry,
-        's', start }) do
+      for i = 1, #fields, 2 do
+        if fields[i] == 'st' then fields[i + 1] = 'running' break end
+      end
+      for _, v in ipairs({ 'own', owner, 'tok', token, 'lease', expiry, 's', start }) do
         fields[#fields + 1] = v
       end
       store_run(id, fields)
