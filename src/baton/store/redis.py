@@ -7,7 +7,7 @@ Keys, under a prefix (default ``baton:``)::
     s:<b>, m:<b>  HASH   schedule id -> definition, -> state (see _redis_codec.py)
     d:<b>         ZSET   active schedule id -> next fire time (us), bucket b of 1024
     due           ZSET   bucket b -> the earliest next fire time in d:<b>
-    r:<run id>    HASH   one run's fields (see ``_RUN_FIELDS``)
+    r:<run id>    HASH   one run's fields (see ``_redis_codec.run_fields``)
     runs          ZSET   run id -> creation sequence (history, newest last)
     seq           STRING the creation sequence counter
     ready         ZSET   claimable run id -> (1000 - priority) * 2^42 + due ms since 2020
