@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
+from baton._identity import IdentityCache
 from baton.errors import InvalidTriggerError
 from baton.model import Schedule
 from baton.store.base import FirePlan
@@ -38,19 +39,17 @@ class FirePlanner:
         self.max_fires = max_fires
         self._rng = rng or random.Random()
         # Stores hand out the same trigger dict each time they decode a schedule they
-        # decoded before: known by identity, it needs no JSON key (kept alive with it).
-        self._seen: dict[int, tuple[dict[str, Any], datetime, Trigger]] = {}
+        # decoded before: known by identity, it needs no JSON key.
+        self._seen: IdentityCache[dict[str, Any], tuple[datetime, Trigger]] = IdentityCache(4096)
 
     def trigger_of(self, schedule: Schedule) -> Trigger:
         spec = schedule.trigger
-        seen = self._seen.get(id(spec))
-        if seen is not None and seen[0] is spec and seen[1] == schedule.created_at:
-            return seen[2]
+        seen = self._seen.find(spec)
+        if seen is not None and seen[0] == schedule.created_at:
+            return seen[1]
         key = json.dumps(spec, sort_keys=True, separators=(",", ":"))
         trigger = _trigger(key, schedule.created_at)
-        if len(self._seen) >= 4096:
-            self._seen.clear()
-        self._seen[id(spec)] = (spec, schedule.created_at, trigger)
+        self._seen.put(spec, (schedule.created_at, trigger))
         return trigger
 
     def __call__(self, schedule: Schedule, now: datetime) -> FirePlan:

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
+from baton._identity import IdentityCache
 from baton.model import Policy, Run, RunError, RunState, Schedule, ScheduleState
 
 NBUCKETS = 1024
@@ -81,28 +82,8 @@ def encode_schedule(schedule: Schedule, version: int | None = None) -> tuple[str
     return shape_id, shape_json, definition, encode_state(schedule, version)
 
 
-class _ByIdentity:
-    """A small cache keyed by object identity, for the records' shared parts: schedules
-    added together share one trigger dict and one policy (see ``Baton.add_many``), and
-    hashing them by value costs more than the work saved. Each entry keeps its key
-    object alive, so an id is never reused while it is cached."""
-
-    def __init__(self, size: int = 256) -> None:
-        self._size = size
-        self._entries: dict[int, tuple[Any, Any]] = {}
-
-    def get(self, key: Any, make: Any) -> Any:
-        found = self._entries.get(id(key))
-        if found is not None and found[0] is key:
-            return found[1]
-        value = make(key)
-        if len(self._entries) >= self._size:
-            self._entries.clear()
-        self._entries[id(key)] = (key, value)
-        return value
-
-
-_TRIGGERS = _ByIdentity()
+# Schedules added together share one trigger dict and one policy (see Baton.add_many).
+_TRIGGERS: IdentityCache[dict[str, Any], tuple[str, str | None, bool]] = IdentityCache()
 
 
 def _trigger_parts(trigger: dict[str, Any]) -> tuple[str, str | None, bool]:
@@ -161,7 +142,7 @@ def _normal_start(start: str) -> str:
     return _iso(dt(round(datetime.fromisoformat(start).timestamp() * 1_000_000)))
 
 
-_POLICIES_SEEN = _ByIdentity()
+_POLICIES_SEEN: IdentityCache[Policy, str] = IdentityCache()
 
 
 def _policy_json(policy: Policy) -> str:
