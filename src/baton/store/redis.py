@@ -448,12 +448,10 @@ class RedisStore(Signalled, Store):
         return ["1" if replace else "", nonce, len(shapes), *pairs, *rows]
 
     def _put_result(self, chunk: Sequence[Schedule], reply: Any) -> list[Schedule]:
-        if isinstance(reply, BaseException):
-            raise self._failed(reply) from reply
-        outcome, detail = reply
-        if outcome == "exists":
-            raise ScheduleExistsError(detail)
-        return [codec.as_stored(s, v) for s, v in zip(chunk, detail, strict=True)]
+        refusal = self._refusal(reply)
+        if refusal is not None:
+            raise ScheduleExistsError(refusal)
+        return [codec.as_stored(s, v) for s, v in zip(chunk, reply[1], strict=True)]
 
     async def get_schedule(self, schedule_id: str) -> Schedule | None:
         found = await self._schedules([schedule_id])
