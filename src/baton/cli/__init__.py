@@ -18,7 +18,18 @@ from baton.cli.context import (
     state_of,
 )
 from baton.cli.fleet import FleetFlag
-from baton.cli.nodes import FireAhead, LogLevel, node_config
+from baton.cli.nodes import (
+    FIRE_AHEAD,
+    LEASE,
+    SHUTDOWN_GRACE,
+    Concurrency,
+    FireAhead,
+    Lease,
+    LogLevel,
+    NodeName,
+    ShutdownGrace,
+    node_config,
+)
 from baton.fleet import FleetSettings
 from baton.node import WORK_ROLES
 from baton.settings import Settings
@@ -58,16 +69,14 @@ def main_options(
 @app.command()
 def worker(
     ctx: typer.Context,
-    name: Annotated[str | None, typer.Option(help="Node name ($BATON_NODE_NAME).")] = None,
-    concurrency: Annotated[
-        int | None, typer.Option(help="Runs at once ($BATON_CONCURRENCY).")
-    ] = None,
+    name: NodeName = None,
+    concurrency: Concurrency = None,
     roles: Annotated[str, typer.Option(help="Comma-separated: scheduler,worker.")] = (
         "scheduler,worker"
     ),
-    lease: Annotated[float, typer.Option(help="Lease length in seconds.")] = 30.0,
-    shutdown_grace: Annotated[float, typer.Option(help="Seconds to finish runs on stop.")] = 30.0,
-    fire_ahead: FireAhead = 0.1,
+    lease: Lease = LEASE,
+    shutdown_grace: ShutdownGrace = SHUTDOWN_GRACE,
+    fire_ahead: FireAhead = FIRE_AHEAD,
     fleet: FleetFlag = False,
     log_level: LogLevel = "INFO",
 ) -> None:

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 from pydantic import BaseModel
@@ -22,6 +22,9 @@ from baton.jobs import Registry
 from baton.model import Page
 from baton.node import NodeConfig
 from baton.settings import Settings
+
+#: ``--json``: print one JSON document instead of a table.
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 
 T = TypeVar("T")
 

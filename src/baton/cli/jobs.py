@@ -9,6 +9,7 @@ import typer
 
 from baton.app import Baton
 from baton.cli.context import (
+    JsonFlag,
     out_console,
     print_json,
     print_page,
@@ -21,8 +22,6 @@ from baton.model import Page, Run, Schedule
 from baton.triggers import parse_duration
 
 app = typer.Typer(help="Manage schedules.", no_args_is_help=True)
-
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 
 
 def _payload(text: str | None) -> dict[str, Any]:

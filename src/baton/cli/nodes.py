@@ -12,6 +12,16 @@ from baton.cli.context import reporting_errors
 from baton.node import ROLES, NodeConfig
 from baton.settings import Settings
 
+# The node flags of `worker` and `serve`; their defaults are NodeConfig's.
+_DEFAULTS = NodeConfig(name="defaults")
+LEASE = _DEFAULTS.lease.total_seconds()
+SHUTDOWN_GRACE = _DEFAULTS.shutdown_grace.total_seconds()
+FIRE_AHEAD = _DEFAULTS.fire_ahead.total_seconds()
+
+NodeName = Annotated[str | None, typer.Option(help="Node name ($BATON_NODE_NAME).")]
+Concurrency = Annotated[int | None, typer.Option(help="Runs at once ($BATON_CONCURRENCY).")]
+Lease = Annotated[float, typer.Option(help="Lease length in seconds.")]
+ShutdownGrace = Annotated[float, typer.Option(help="Seconds to finish runs on stop.")]
 FireAhead = Annotated[
     float,
     typer.Option(
@@ -32,7 +42,7 @@ def node_config(
     lease: float,
     shutdown_grace: float,
     log_level: str,
-    fire_ahead: float = 0.1,
+    fire_ahead: float = FIRE_AHEAD,
 ) -> NodeConfig:
     """Configure logging and the node of a process that is only a node (GC tuned).
 

@@ -6,11 +6,12 @@ from typing import Annotated
 
 import typer
 
-from baton.cli.context import out_console, print_json, print_page, with_baton
+from baton.cli.context import JsonFlag, out_console, print_json, print_page, with_baton
 from baton.cli.render import run_detail, runs_table
 from baton.model import Run
 
 app = typer.Typer(help="Inspect runs.", no_args_is_help=True)
+RunId = Annotated[str, typer.Argument(help="Run id.")]
 
 
 @app.command("list")
@@ -21,7 +22,7 @@ def list_(
     state: Annotated[str | None, typer.Option(help="Only this state.")] = None,
     limit: Annotated[int, typer.Option(help="At most this many.")] = 50,
     cursor: Annotated[str | None, typer.Option(help="From a previous page.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    as_json: JsonFlag = False,
 ) -> None:
     """List runs, newest first."""
     page = with_baton(
@@ -36,8 +37,8 @@ def list_(
 @app.command("show")
 def show(
     ctx: typer.Context,
-    id: Annotated[str, typer.Argument(help="Run id.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    id: RunId,
+    as_json: JsonFlag = False,
 ) -> None:
     """Show one run with its error, if any."""
     _print_run(with_baton(ctx, lambda baton: baton.get_run(id)), as_json)
@@ -46,8 +47,8 @@ def show(
 @app.command("retry")
 def retry(
     ctx: typer.Context,
-    id: Annotated[str, typer.Argument(help="Run id.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    id: RunId,
+    as_json: JsonFlag = False,
 ) -> None:
     """Give a failed, dead or cancelled run one more attempt (same id, attempt + 1)."""
     _print_run(with_baton(ctx, lambda baton: baton.retry_run(id)), as_json)
@@ -56,8 +57,8 @@ def retry(
 @app.command("cancel")
 def cancel(
     ctx: typer.Context,
-    id: Annotated[str, typer.Argument(help="Run id.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    id: RunId,
+    as_json: JsonFlag = False,
 ) -> None:
     """Cancel a queued run, or ask the node running it to stop it."""
     _print_run(with_baton(ctx, lambda baton: baton.cancel_run(id)), as_json)

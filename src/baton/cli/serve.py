@@ -11,7 +11,18 @@ from fastapi import FastAPI
 
 from baton.cli.context import CliState, err_console, reporting_errors, run_async, state_of
 from baton.cli.fleet import FleetFlag, opened
-from baton.cli.nodes import FireAhead, LogLevel, node_config
+from baton.cli.nodes import (
+    FIRE_AHEAD,
+    LEASE,
+    SHUTDOWN_GRACE,
+    Concurrency,
+    FireAhead,
+    Lease,
+    LogLevel,
+    NodeName,
+    ShutdownGrace,
+    node_config,
+)
 from baton.errors import ConfigurationError
 from baton.fleet import Fleet, FleetSettings
 from baton.node import NodeConfig
@@ -35,13 +46,11 @@ def serve(
     roles: Annotated[str, typer.Option(help="Comma-separated: api,scheduler,worker.")] = (
         "api,scheduler,worker"
     ),
-    name: Annotated[str | None, typer.Option(help="Node name ($BATON_NODE_NAME).")] = None,
-    concurrency: Annotated[
-        int | None, typer.Option(help="Runs at once ($BATON_CONCURRENCY).")
-    ] = None,
-    lease: Annotated[float, typer.Option(help="Lease length in seconds.")] = 30.0,
-    shutdown_grace: Annotated[float, typer.Option(help="Seconds to finish runs on stop.")] = 30.0,
-    fire_ahead: FireAhead = 0.1,
+    name: NodeName = None,
+    concurrency: Concurrency = None,
+    lease: Lease = LEASE,
+    shutdown_grace: ShutdownGrace = SHUTDOWN_GRACE,
+    fire_ahead: FireAhead = FIRE_AHEAD,
     token_file: Annotated[
         Path | None,
         typer.Option(help="Where the generated admin token is kept ($BATON_API_TOKEN_FILE)."),
