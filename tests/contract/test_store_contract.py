@@ -603,6 +603,18 @@ async def test_fire_then_claim_with_nothing_queued_takes_new_runs_in_claim_order
     assert left is not None and left.state is RunState.QUEUED
 
 
+async def test_fire_with_nothing_due_still_claims_every_free_slot(
+    store: Store, clock: Clock
+) -> None:
+    for i in range(60):
+        await store.enqueue_run(run(f"r{i:02}", clock.now))
+    fired = await store.fire_due(
+        limit=10, planner=FirePlanner(), claim=ClaimRequest(owner="n1", limit=100, lease=LEASE)
+    )
+    assert fired.created == []
+    assert len(fired.claimed) == 60
+
+
 async def test_a_large_bulk_add_with_one_taken_id_stores_nothing(
     store: Store, clock: Clock
 ) -> None:

@@ -560,12 +560,13 @@ class RedisStore(Signalled, Store):
                     plans, made = await self._plan(chunk, planner, now, horizon)
                     runs_by_id.update(made)
                     if not plans and (claim is None or start):
-                        continue
+                        continue  # nothing to commit; only the first chunk claims alone
                     claim_args: list[Any] = [""]
                     if claim is not None and free > 0:
                         # Its own new runs and a few older ready ones; the worker loop
                         # takes any backlog beyond (tokens are arguments: keep them few).
-                        take = min(free, len(made) + _CLAIM_EXTRA)
+                        # With nothing due, the call only claims: all the free slots.
+                        take = min(free, len(made) + _CLAIM_EXTRA) if rows else free
                         claim_args = [
                             claim.owner,
                             take,
