@@ -16,7 +16,9 @@ flushed database. Figures:
   log that the adds wrote (baton bounds it; it is history, not schedule);
 - idle CPU of a node holding 100,000 schedules due in an hour, over 20 s.
 
-baton also runs with two nodes (the second on core 1, beside Redis).
+baton also runs with two nodes (the second on core 1, beside Redis). A last row gives
+the ceiling under the burst figures: a bare loop popping batches of 100 from a sorted
+set and writing one small hash per item.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ sys.path.insert(0, str(ROOT))
 
 SECTION = "## Redis: baton against APScheduler 3.11 (RedisJobStore)"
 RARE_REWRITES = "AOF rewrites rare"
+BARE = "bare loop: pop 100, one hash each"
 
 # -- the job types ------------------------------------------------------------------------
 
@@ -338,6 +341,25 @@ async def ap_idle(url: str, count: int, seconds: float) -> dict[str, float]:
     return {"idle_cpu_pct": cpu / seconds * 100}
 
 
+async def bare_burst(url: str, count: int) -> dict[str, float]:
+    """The ceiling the burst figures sit under: no scheduler, a loop popping batches of
+    100 from a sorted set and writing one small hash per item (no lease, no history, no
+    events)."""
+    import redis.asyncio as aioredis
+
+    client = aioredis.Redis.from_url(url)
+    await client.zadd("bare:due", {f"burst-{i}": i for i in range(count)})
+    started = time.perf_counter()
+    while items := await client.zpopmin("bare:due", 100):
+        async with client.pipeline(transaction=False) as pipe:
+            for member, score in items:
+                pipe.hset(b"bare:r:" + member, mapping={"st": "done", "due": int(score)})
+            await pipe.execute()
+    elapsed = time.perf_counter() - started
+    await client.aclose()
+    return {"burst_per_s": count / elapsed, "burst_s": elapsed}
+
+
 # -- orchestration --------------------------------------------------------------------------
 
 
@@ -359,6 +381,8 @@ async def child(contender: str, measure: str, args: list[str]) -> dict[str, floa
 async def _measure(url: str, contender: str, measure: str, args: list[str]) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
+        if contender == BARE:
+            return await bare_burst(url, int(args[0]))
         if contender.startswith("baton"):
             nodes = 2 if contender.endswith("2 nodes") else 1
             if measure == "adds":
@@ -460,6 +484,7 @@ def main() -> None:
                 "baton, 2 nodes": ["burst", "late5k"],
                 f"baton, {RARE_REWRITES}": ["late1k", "late5k"],
                 "apscheduler-redis": ["adds", "burst", "late1k", "late5k", "idle"],
+                BARE: ["burst"],
             }
             for contender, measures in plan.items():
                 figures: dict[str, float] = {}
