@@ -551,34 +551,54 @@ class RedisStore(Signalled, Store):
         rows = [flat[i : i + 4] for i in range(0, len(flat), 4)]
         if not rows and claim is None:
             return Fired(created=[])
-        free = claim.limit if claim is not None else 0
         runs_by_id: dict[str, Run] = {}
         try:
             async with self._conveyor() as conveyor:
-                for start in range(0, max(len(rows), 1), _FIRE_CHUNK):
-                    chunk = rows[start : start + _FIRE_CHUNK]
-                    plans, made = await self._plan(chunk, planner, now, horizon)
-                    runs_by_id.update(made)
-                    if not plans and (claim is None or start):
-                        continue  # nothing to commit; only the first chunk claims alone
-                    claim_args: list[Any] = [""]
-                    if claim is not None and free > 0:
-                        # Its own new runs and a few older ready ones; the worker loop
-                        # takes any backlog beyond (tokens are arguments: keep them few).
-                        # With nothing due, the call only claims: all the free slots.
-                        take = min(free, len(made) + _CLAIM_EXTRA) if rows else free
-                        claim_args = [
-                            claim.owner,
-                            take,
-                            _micros(claim.lease),
-                            _micros(claim.horizon),
-                            *_lease_tokens(take),
-                        ]
-                        free -= len(made)
-                    await conveyor.send("fire", self._args(codec.dumps(plans), *claim_args))
+                await self._send_fires(conveyor, rows, planner, now, horizon, claim, runs_by_id)
                 outcomes = await conveyor.replies()
         except (RedisError, OSError) as exc:
             raise self._failed(exc) from exc
+        fired = self._fired(outcomes, runs_by_id)
+        if len(fired.created) > len(fired.claimed):
+            self._signal.bump("queue")
+        return fired
+
+    async def _send_fires(
+        self,
+        conveyor: ScriptConveyor,
+        rows: list[list[Any]],
+        planner: Planner,
+        now: datetime,
+        horizon: timedelta,
+        claim: ClaimRequest | None,
+        runs_by_id: dict[str, Run],
+    ) -> None:
+        """Plan the due rows a chunk at a time and send each chunk's fire script at once;
+        ``runs_by_id`` gathers the runs the plans would create."""
+        free = claim.limit if claim is not None else 0
+        for start in range(0, max(len(rows), 1), _FIRE_CHUNK):
+            plans, made = await self._plan(rows[start : start + _FIRE_CHUNK], planner, now, horizon)
+            runs_by_id.update(made)
+            if not plans and (claim is None or start):
+                continue  # nothing to commit; only the first chunk claims alone
+            claim_args: list[Any] = [""]
+            if claim is not None and free > 0:
+                # Its own new runs and a few older ready ones; the worker loop takes any
+                # backlog beyond (tokens are arguments: keep them few). With nothing due,
+                # the call only claims: all the free slots.
+                take = min(free, len(made) + _CLAIM_EXTRA) if rows else free
+                claim_args = [
+                    claim.owner,
+                    take,
+                    _micros(claim.lease),
+                    _micros(claim.horizon),
+                    *_lease_tokens(take),
+                ]
+                free -= len(made)
+            await conveyor.send("fire", self._args(codec.dumps(plans), *claim_args))
+
+    def _fired(self, outcomes: list[Any], runs_by_id: dict[str, Run]) -> Fired:
+        """What the fire scripts created and claimed; fails only when every chunk did."""
         failures = [o for o in outcomes if isinstance(o, BaseException)]
         if failures and len(failures) == len(outcomes):
             raise self._failed(failures[0]) from failures[0]
@@ -593,8 +613,6 @@ class RedisStore(Signalled, Store):
             created_ids, claimed_flat = outcome
             created += [runs_by_id[rid] for rid in created_ids]
             claimed += [codec.claimed_run(codec.flat_to_dict(f), runs_by_id) for f in claimed_flat]
-        if len(created) > len(claimed):
-            self._signal.bump("queue")
         return Fired(created=created, claimed=claimed)
 
     async def _plan(
