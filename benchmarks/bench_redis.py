@@ -16,9 +16,11 @@ flushed database. Figures:
   log that the adds wrote (baton bounds it; it is history, not schedule);
 - idle CPU of a node holding 100,000 schedules due in an hour, over 20 s.
 
-baton also runs with two nodes (the second on core 1, beside Redis). A last row gives
-the ceiling under the burst figures: a bare loop popping batches of 100 from a sorted
-set and writing one small hash per item.
+baton also runs with two nodes (the second on core 1, beside Redis). Two last rows put
+the burst figures in proportion, each without a scheduler: a bare loop popping batches
+of 100 from a sorted set and writing one small hash per item (the ceiling), and the
+writes one fired, claimed and finished run needs at the least, as two Lua scripts per
+100 runs (the floor of any design that keeps a run's record, lease and events).
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ sys.path.insert(0, str(ROOT))
 SECTION = "## Redis: baton against APScheduler 3.11 (RedisJobStore)"
 RARE_REWRITES = "AOF rewrites rare"
 BARE = "bare loop: pop 100, one hash each"
+FLOOR = "a run's least writes, in Lua"
 
 # -- the job types ------------------------------------------------------------------------
 
@@ -360,6 +363,73 @@ async def bare_burst(url: str, count: int) -> dict[str, float]:
     return {"burst_per_s": count / elapsed, "burst_s": elapsed}
 
 
+# The writes one fired, claimed and finished one-off needs at the least, as two Lua
+# scripts over batches of 100: the schedule removed from its bucket, a 12-field run hash
+# with its lease and concurrency count, then the outcome, its finished index and the
+# count released; one stream entry of events per script. No planning, no checks.
+_FLOOR_FIRE = """
+local ev = {}
+for i = 1, #ARGV do
+  local id = ARGV[i]
+  local b = 'floor:' .. (tonumber(string.match(id, '%d+')) % 1024)
+  redis.call('HDEL', b .. ':s', id)
+  redis.call('HDEL', b .. ':m', id)
+  redis.call('ZREM', b .. ':d', id)
+  local rid = id .. '@2026-11-27T10:00:00Z'
+  redis.call('HSET', 'floor:r:' .. rid, 'sid', id, 'type', 'noop', 'payload', '{}',
+    'pri', '0', 'mc', '1', 'due', '1795776772761299', 'att', '1', 'st', 'running',
+    'own', 'node', 'tok', '7f0dfa83dee8000d', 'lease', '1795776803383045',
+    's', '1795776773383045')
+  redis.call('ZADD', 'floor:leases', '1795776803383045', rid)
+  redis.call('HINCRBY', 'floor:conc', id, 1)
+  ev[#ev + 1] = '["run.started","' .. rid .. '",{"type":"noop","attempt":1}]'
+end
+redis.call('XADD', 'floor:ev', '*', 'b', '[' .. table.concat(ev, ',') .. ']')
+"""
+_FLOOR_COMPLETE = """
+local ev = {}
+for i = 1, #ARGV do
+  local rid = ARGV[i] .. '@2026-11-27T10:00:00Z'
+  local f = redis.call('HMGET', 'floor:r:' .. rid, 'st', 'tok', 'sid', 's')
+  redis.call('ZREM', 'floor:leases', rid)
+  if redis.call('HINCRBY', 'floor:conc', f[3], -1) <= 0 then
+    redis.call('HDEL', 'floor:conc', f[3])
+  end
+  redis.call('HSET', 'floor:r:' .. rid, 'st', 'succeeded', 'f', '1795776773383999', 'tok', '')
+  redis.call('ZADD', 'floor:fin', '1795776773383999', rid)
+  ev[#ev + 1] = '["run.succeeded","' .. rid .. '",{"type":"noop","attempt":1}]'
+end
+redis.call('XADD', 'floor:ev', '*', 'b', '[' .. table.concat(ev, ',') .. ']')
+"""
+
+
+async def floor_burst(url: str, count: int) -> dict[str, float]:
+    """What Redis can do per run with the least a run must write (see above)."""
+    import redis.asyncio as aioredis
+
+    client = aioredis.Redis.from_url(url)
+    ids = [f"burst-{i}" for i in range(count)]
+    async with client.pipeline(transaction=False) as pipe:
+        for i, sid in enumerate(ids):
+            bucket = f"floor:{i % 1024}"
+            pipe.hset(bucket + ":s", sid, '["shape",{},1795776772761,null]')
+            pipe.hset(bucket + ":m", sid, '[1,null,"active",1795776772761]')
+            pipe.zadd(bucket + ":d", {sid: 1795776772761299})
+        await pipe.execute()
+    fire = client.register_script(_FLOOR_FIRE)
+    complete = client.register_script(_FLOOR_COMPLETE)
+    started = time.perf_counter()
+    async with client.pipeline(transaction=False) as pipe:
+        for at in range(0, count, 100):
+            chunk = ids[at : at + 100]
+            await fire(args=chunk, client=pipe)
+            await complete(args=chunk, client=pipe)
+        await pipe.execute()
+    elapsed = time.perf_counter() - started
+    await client.aclose()
+    return {"burst_per_s": count / elapsed, "burst_s": elapsed}
+
+
 # -- orchestration --------------------------------------------------------------------------
 
 
@@ -383,6 +453,8 @@ async def _measure(url: str, contender: str, measure: str, args: list[str]) -> d
         folder = Path(tmp)
         if contender == BARE:
             return await bare_burst(url, int(args[0]))
+        if contender == FLOOR:
+            return await floor_burst(url, int(args[0]))
         if contender.startswith("baton"):
             nodes = 2 if contender.endswith("2 nodes") else 1
             if measure == "adds":
@@ -485,6 +557,7 @@ def main() -> None:
                 f"baton, {RARE_REWRITES}": ["late1k", "late5k"],
                 "apscheduler-redis": ["adds", "burst", "late1k", "late5k", "idle"],
                 BARE: ["burst"],
+                FLOOR: ["burst"],
             }
             for contender, measures in plan.items():
                 figures: dict[str, float] = {}
