@@ -602,7 +602,8 @@ def render(results: dict[str, dict[str, float]], **p: Any) -> str:
         "runs with Redis's default rewrite settings.",
         f"Adds: {p['adds']:,} schedules. Burst: {p['burst']:,} no-op one-offs due at one "
         f"instant. Lateness: {p['secs']} s at each rate. Idle: {p['idle_n']:,} schedules "
-        f"due in an hour, CPU over {p['idle_s']} s.",
+        f"due in an hour, CPU over {p['idle_s']} s. The last two rows run no scheduler: "
+        "they bound the burst figures (see the script's docstring).",
         "",
         "| contender | adds/s | burst fires/s | p50 / p99 ms @1k/s | missed @1k/s "
         "| p50 / p99 ms @5k/s | missed @5k/s | bytes/schedule (without events) | idle CPU % |",
