@@ -60,7 +60,7 @@ from baton.model import (
     Schedule,
     ScheduleState,
 )
-from baton.store import _logic
+from baton.store import _logic, _redis_check
 from baton.store import _redis_codec as codec
 from baton.store._redis_conveyor import ScriptConveyor
 from baton.store._signal import TOPICS, ChangeSignal, Signalled
@@ -229,73 +229,12 @@ class RedisStore(Signalled, Store):
         return await self._call(self._scripts[name](args=self._args(*args)))
 
     async def check(self) -> StoreReport:
-        """Refuse eviction (evicted keys are lost jobs); warn when nothing persists."""
-        info = await self._call(self.r.info())
-        policy = info.get("maxmemory_policy", "?")
-        config = await self._config(["save", "appendonly", "appendfsync"])
-        aof = config.get("appendonly", "yes" if info.get("aof_enabled") else "no") == "yes"
-        rdb = bool(config.get("save", "").strip())
-        async with self.r.pipeline(transaction=False) as pipe:
-            for key, kind in (
-                ("s", "hlen"),
-                ("due", "zcard"),
-                ("ready", "zcard"),
-                ("delayed", "zcard"),
-                ("leases", "zcard"),
-                ("runs", "zcard"),
-                ("ev", "xlen"),
-                ("nodes", "hlen"),
-            ):
-                getattr(pipe, kind)(self.prefix + key)
-            counts = await self._call(pipe.execute())
-        names = (
-            "schedules",
-            "active schedules",
-            "runs ready",
-            "runs delayed",
-            "runs running",
-            "runs kept",
-            "events",
-            "nodes",
+        """Refuse eviction (evicted keys are lost jobs); warn when nothing persists or
+        when schedules outgrew Redis's compact encoding (see ``_redis_check``)."""
+        stats = await self.stats()
+        return await self._call(
+            _redis_check.report(self.r, self.prefix, _safe(self.url), stats, codec.NBUCKETS)
         )
-        facts = {
-            "store": f"Redis {info.get('redis_version', '?')} at {_safe(self.url)}",
-            "key prefix": self.prefix,
-            "maxmemory-policy": str(policy),
-            "maxmemory": str(info.get("maxmemory_human", info.get("maxmemory", "?"))),
-            "used memory": str(info.get("used_memory_human", "?")),
-            "AOF": f"on (appendfsync {config.get('appendfsync', '?')})" if aof else "off",
-            "RDB snapshots": config.get("save", "?") if rdb else "off",
-            **{name: str(n) for name, n in zip(names, counts, strict=True)},
-        }
-        report = StoreReport(facts=facts)
-        if policy != "noeviction":
-            report.problems.append(
-                f"maxmemory-policy is {policy}: Redis may evict keys, and an evicted key is a "
-                "lost schedule or run. Set it to noeviction "
-                "(CONFIG SET maxmemory-policy noeviction, and in redis.conf)."
-            )
-        if not aof and not rdb:
-            report.warnings.append(
-                "neither AOF nor RDB persistence is on: a Redis restart loses every schedule "
-                "(CONFIG SET appendonly yes)."
-            )
-        elif not aof:
-            report.warnings.append(
-                "only RDB snapshots persist data: a crash loses what changed since the last "
-                "snapshot; AOF (appendonly yes) loses at most a second."
-            )
-        return report
-
-    async def _config(self, names: list[str]) -> dict[str, str]:
-        """CONFIG GET, which managed services may refuse; then only INFO is known."""
-        found: dict[str, str] = {}
-        for name in names:
-            try:
-                found.update({str(k): str(v) for k, v in (await self.r.config_get(name)).items()})
-            except RedisError:
-                continue
-        return found
 
     async def now(self) -> datetime:
         if self._clock is not None:
