@@ -150,29 +150,24 @@ def completed(run: Run, completion: Completion, now: datetime) -> Run:
     return run.evolve(**update)
 
 
+#: What a run holds of a lease; cleared when the lease ends.
+_NO_LEASE: dict[str, Any] = {"owner": None, "lease_token": None, "lease_expires_at": None}
+
+
+def _requeued(run: Run, **changes: Any) -> Run:
+    """The run back in the queue, leased to nobody, not started."""
+    return run.evolve(**_NO_LEASE, state=RunState.QUEUED, started_at=None, **changes)
+
+
 def released(run: Run) -> Run:
-    return run.evolve(
-        state=RunState.QUEUED,
-        owner=None,
-        lease_token=None,
-        lease_expires_at=None,
-        started_at=None,
-    )
+    return _requeued(run)
 
 
 def reaped(run: Run, now: datetime) -> Run:
     """An expired lease: another attempt if any is left, else dead."""
-    common: dict[str, Any] = {"owner": None, "lease_token": None, "lease_expires_at": None}
     if run.attempt < run.policy.retry.max_attempts:
-        return run.evolve(
-            **common,
-            state=RunState.QUEUED,
-            attempt=run.attempt + 1,
-            due_at=now,
-            error=LEASE_EXPIRED,
-            started_at=None,
-        )
-    return run.evolve(**common, state=RunState.DEAD, error=LEASE_EXPIRED, finished_at=now)
+        return _requeued(run, attempt=run.attempt + 1, due_at=now, error=LEASE_EXPIRED)
+    return run.evolve(**_NO_LEASE, state=RunState.DEAD, error=LEASE_EXPIRED, finished_at=now)
 
 
 def cancelled(run: Run, reason: str, now: datetime) -> Run:
@@ -187,15 +182,11 @@ def retried(run: Run, reason: str, now: datetime) -> Run:
     """One more attempt of a run that ended unsuccessfully; any other run is unchanged."""
     if run.state not in (RunState.FAILED, RunState.DEAD, RunState.CANCELLED):
         return run
-    return run.evolve(
-        state=RunState.QUEUED,
+    return _requeued(
+        run,
         attempt=run.attempt + 1,
         due_at=now,
-        owner=None,
-        lease_token=None,
-        lease_expires_at=None,
         cancel_requested=False,
-        started_at=None,
         finished_at=None,
         error=None,
         note=reason,
