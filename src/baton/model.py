@@ -71,12 +71,7 @@ class Record(BaseModel):
             raise TypeError(
                 f"{cls.__name__}.trusted: missing {missing or '{}'}, extra {extra or '{}'}"
             )
-        record = cls.__new__(cls)
-        _set(record, "__dict__", values)
-        _set(record, "__pydantic_fields_set__", set(values))
-        _set(record, "__pydantic_extra__", None)
-        _set(record, "__pydantic_private__", None)
-        return record
+        return cls._assembled(values, set(values))
 
     def evolve(self, **changes: Any) -> Self:
         """A copy with ``changes`` applied, unvalidated (as ``model_copy(update=...)``);
@@ -86,9 +81,14 @@ class Record(BaseModel):
             raise TypeError(
                 f"{type(self).__name__} has no field {set(changes) - set(self.__dict__)}"
             )
-        record = type(self).__new__(type(self))
+        return self._assembled(values, self.__pydantic_fields_set__ | changes.keys())
+
+    @classmethod
+    def _assembled(cls, values: dict[str, Any], fields_set: set[str]) -> Self:
+        """A record holding ``values`` as they are, as pydantic lays one out."""
+        record = cls.__new__(cls)
         _set(record, "__dict__", values)
-        _set(record, "__pydantic_fields_set__", self.__pydantic_fields_set__ | changes.keys())
+        _set(record, "__pydantic_fields_set__", fields_set)
         _set(record, "__pydantic_extra__", None)
         _set(record, "__pydantic_private__", None)
         return record
