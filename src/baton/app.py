@@ -43,6 +43,7 @@ from baton.model import (
     Schedule,
     ScheduleState,
     check_id,
+    to_millisecond,
 )
 from baton.node import Node, NodeConfig
 from baton.settings import DEFAULT_STORE_URL
@@ -243,7 +244,7 @@ class Baton:
             payload=payload,
             policy=policy,
             paused=paused,
-            now=_millis(await self.store.now()),
+            now=to_millisecond(await self.store.now()),
         )
         return await self.store.add_schedule(schedule, replace=replace)
 
@@ -256,7 +257,7 @@ class Baton:
         Every entry is validated before anything is stored (errors name the entry:
         ``schedules[3].payload.x``); then they are stored in atomic chunks of 10,000.
         """
-        now = _millis(await self.store.now())
+        now = to_millisecond(await self.store.now())
         triggers: dict[str, tuple[Trigger, dict[str, Any]]] = {}  # entries often share one spec
         built: list[Schedule] = []
         for index, entry in enumerate(entries):
@@ -484,11 +485,6 @@ def _parsed(
         parsed = parse_trigger(spec, now=now)
         found = cache[key] = (parsed, parsed.to_json())
     return found
-
-
-def _millis(moment: datetime) -> datetime:
-    """Schedules keep their times to the millisecond, in every store alike."""
-    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
 _DEFAULT_POLICY = Policy()  # frozen: one instance serves every schedule without a policy

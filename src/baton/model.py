@@ -31,6 +31,13 @@ def utc_iso(moment: datetime) -> str:
     return _to_utc(moment).isoformat().replace("+00:00", "Z")
 
 
+def to_millisecond(moment: datetime) -> datetime:
+    """``moment`` truncated to the millisecond: schedules keep their times (and interval
+    anchors) to the millisecond in every store, which keeps run ids short."""
+    extra = moment.microsecond % 1000
+    return moment.replace(microsecond=moment.microsecond - extra) if extra else moment
+
+
 def run_id_for_fire(schedule_id: str, fire_at: datetime) -> str:
     """The deterministic id of the run of ``schedule_id`` fired at ``fire_at``."""
     return f"{schedule_id}@{utc_iso(fire_at)}"

@@ -33,7 +33,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from baton.errors import InvalidTriggerError
-from baton.model import UTCDateTime, utc_iso
+from baton.model import UTCDateTime, to_millisecond, utc_iso
 
 TriggerKind = Literal["interval", "cron", "date", "calendar"]
 _KINDS: tuple[str, ...] = ("interval", "cron", "date", "calendar")
@@ -208,9 +208,7 @@ def _interval(spec: Mapping[str, Any], now: datetime) -> Trigger:
         raise InvalidTriggerError("the interval must be longer than zero", field="trigger.interval")
     if parsed.start is None:
         # Anchored to the millisecond: run ids and stored specs stay short.
-        anchor = now + parsed.length
-        anchor = anchor.replace(microsecond=anchor.microsecond // 1000 * 1000)
-        parsed = parsed.model_copy(update={"start": anchor})
+        parsed = parsed.model_copy(update={"start": to_millisecond(now + parsed.length)})
     _check_end(parsed.start, parsed.end, "interval")
     impl = IntervalTrigger(
         weeks=parsed.weeks,

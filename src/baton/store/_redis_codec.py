@@ -22,7 +22,15 @@ from functools import lru_cache
 from typing import Any
 
 from baton._identity import IdentityCache
-from baton.model import Policy, Run, RunError, RunState, Schedule, ScheduleState
+from baton.model import (
+    Policy,
+    Run,
+    RunError,
+    RunState,
+    Schedule,
+    ScheduleState,
+    to_millisecond,
+)
 
 NBUCKETS = 1024
 
@@ -115,25 +123,19 @@ def as_stored(schedule: Schedule, version: int) -> Schedule:
     changes: dict[str, Any] = {} if schedule.version == version else {"version": version}
     created = schedule.created_at
     if created.microsecond % 1000:
-        created = changes["created_at"] = _to_ms(created)
+        created = changes["created_at"] = to_millisecond(created)
     if schedule.updated_at != schedule.created_at:
-        changes["updated_at"] = _to_ms(schedule.updated_at)
+        changes["updated_at"] = to_millisecond(schedule.updated_at)
     elif "created_at" in changes:
         changes["updated_at"] = created
     if schedule.last_fire_at is not None and schedule.last_fire_at.microsecond % 1000:
-        changes["last_fire_at"] = _to_ms(schedule.last_fire_at)
+        changes["last_fire_at"] = to_millisecond(schedule.last_fire_at)
     body = schedule.trigger.get("interval")
     if isinstance(body, dict) and "start" in body:
         start = _normal_start(body["start"])
         if start != body["start"]:
             changes["trigger"] = {**schedule.trigger, "interval": {**body, "start": start}}
     return schedule.evolve(**changes) if changes else schedule
-
-
-def _to_ms(moment: datetime) -> datetime:
-    """A time truncated to the milliseconds it is stored with."""
-    extra = moment.microsecond % 1000
-    return moment.replace(microsecond=moment.microsecond - extra) if extra else moment
 
 
 @lru_cache(maxsize=1024)
