@@ -212,6 +212,14 @@ local function version_of(id)
   return tonumber(string.match(raw, '^%[(%d+)'))  -- the state JSON starts with it
 end
 
+-- The first of the schedule ids ARGV[from], ARGV[from + step], ... that is stored.
+local function first_taken(from, step)
+  for i = from, #ARGV, step do
+    if redis.call('HEXISTS', skey('m', ARGV[i]), ARGV[i]) == 1 then return ARGV[i] end
+  end
+  return nil
+end
+
 -- Put a schedule's next fire ('' = none) in its bucket; returns the bucket.
 local function place_due(id, nxt)
   local b = bucket(id)

@@ -2,11 +2,9 @@
 -- ARGV: the add's abort key suffix, ids... On a taken id, sets the abort key (which the
 -- add's later scripts, queued behind this one on the same connection, check first) and
 -- returns {'exists', id}; else {'ok'}.
-local abort = P .. 'abort:' .. ARGV[5]
-for i = 6, #ARGV do
-  if redis.call('HEXISTS', skey('m', ARGV[i]), ARGV[i]) == 1 then
-    redis.call('SET', abort, '1', 'PX', 60000)
-    return { 'exists', ARGV[i] }
-  end
+local taken = first_taken(6, 1)
+if taken then
+  redis.call('SET', P .. 'abort:' .. ARGV[5], '1', 'PX', 60000)
+  return { 'exists', taken }
 end
 return { 'ok' }

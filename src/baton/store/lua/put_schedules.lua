@@ -14,14 +14,11 @@ end
 local nshapes = tonumber(ARGV[7])
 local shapes = 8
 local first = shapes + 2 * nshapes
-if not replace then
-  for i = first, #ARGV, 5 do
-    if redis.call('HEXISTS', skey('m', ARGV[i]), ARGV[i]) == 1 then
-      -- Taken since check_absent ran (a concurrent add): the steps after this stop too.
-      if abort then redis.call('SET', abort, '1', 'PX', 60000) end
-      return { 'exists', ARGV[i] }
-    end
-  end
+local taken = not replace and first_taken(first, 5)
+if taken then
+  -- Taken since check_absent ran (a concurrent add): the steps after this stop too.
+  if abort then redis.call('SET', abort, '1', 'PX', 60000) end
+  return { 'exists', taken }
 end
 -- Per shape: store it, and the JSON of its schedules' events (their job type).
 local typed = {}
