@@ -45,11 +45,11 @@ from baton.model import (
     check_id,
     to_millisecond,
 )
-from baton.node import Node, NodeConfig
+from baton.node import FirePlanner, Node, NodeConfig
 from baton.settings import DEFAULT_STORE_URL
 from baton.store import Store, store_from_url
 from baton.store.base import RunFilter, ScheduleFilter, StoreStats
-from baton.triggers import Trigger, parse_trigger
+from baton.triggers import Trigger, TriggerCache, parse_trigger
 
 
 class Baton:
@@ -86,12 +86,19 @@ class Baton:
         self._event_jobs: list[EventJob] = []
         self._node: Node | None = None
         self._node_task: asyncio.Task[None] | None = None
+        self._triggers = TriggerCache()
 
     async def __aenter__(self) -> Self:
         await self.store.open()
         if self._background:
-            self._node = self._make_node()
-            self._node_task = asyncio.create_task(self._node.run(), name="baton-node")
+            node = self._make_node()
+            try:
+                await node.prepare()  # listeners see every event appended from now on
+            except BaseException:
+                await self.store.close()
+                raise
+            self._node = node
+            self._node_task = asyncio.create_task(node.run(), name="baton-node")
         return self
 
     async def __aexit__(
@@ -116,6 +123,7 @@ class Baton:
             config=self.node_config,
             listeners=self._listeners,
             event_jobs=self._event_jobs,
+            planner=FirePlanner(triggers=self._triggers),
         )
 
     @property
@@ -367,7 +375,7 @@ class Baton:
         """Fire a paused schedule again, from its next tick after now (missed ticks are not run)."""
         schedule = await self.get(schedule_id)
         now = await self.store.now()
-        trigger = parse_trigger(schedule.trigger, now=schedule.created_at)
+        trigger = self._triggers.trigger_of(schedule)
         found = await self.store.set_schedule_state(
             schedule_id, ScheduleState.ACTIVE, next_fire_at=trigger.first_fire(now)
         )

@@ -36,6 +36,7 @@ RUN_RETRYING: Final = "run.retrying"
 RUN_FAILED: Final = "run.failed"
 RUN_DEAD: Final = "run.dead"
 RUN_CANCELLED: Final = "run.cancelled"
+RUN_SKIPPED: Final = "run.skipped"
 RUN_REQUEUED: Final = "run.requeued"
 RUN_RELEASED: Final = "run.released"
 
@@ -46,6 +47,7 @@ RUN_STATE_EVENTS: Final = {
     "failed": RUN_FAILED,
     "dead": RUN_DEAD,
     "cancelled": RUN_CANCELLED,
+    "skipped": RUN_SKIPPED,
 }
 
 #: Called with each matching event; may be a plain or an async function.

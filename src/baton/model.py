@@ -113,7 +113,9 @@ class RunState(StrEnum):
 
     ``retrying`` waits for its backoff and is claimable again; ``failed`` is final for
     errors that another attempt cannot fix (unknown job type, invalid payload);
-    ``dead`` is final after the last attempt failed; ``cancelled`` by request.
+    ``dead`` is final when a budget ran out (the job's attempts, or the lease losses);
+    ``cancelled`` by request; ``skipped`` when the policy dropped a run that waited in
+    the queue (past its misfire grace, or folded into a newer fire by ``coalesce``).
     """
 
     QUEUED = "queued"
@@ -123,6 +125,7 @@ class RunState(StrEnum):
     RETRYING = "retrying"
     DEAD = "dead"
     CANCELLED = "cancelled"
+    SKIPPED = "skipped"
 
     @property
     def finished(self) -> bool:
@@ -133,7 +136,9 @@ class RunState(StrEnum):
         return self in (RunState.QUEUED, RunState.RETRYING)
 
 
-_FINISHED = frozenset({RunState.SUCCEEDED, RunState.FAILED, RunState.DEAD, RunState.CANCELLED})
+_FINISHED = frozenset(
+    {RunState.SUCCEEDED, RunState.FAILED, RunState.DEAD, RunState.CANCELLED, RunState.SKIPPED}
+)
 
 
 class RetryPolicy(Record):
@@ -143,6 +148,10 @@ class RetryPolicy(Record):
     backoff: timedelta = Field(default=timedelta(seconds=1), ge=timedelta(0))
     backoff_max: timedelta = Field(default=timedelta(minutes=5), ge=timedelta(0))
     jitter: float = Field(default=0.1, ge=0.0, le=1.0)
+    max_lease_losses: int = Field(default=3, ge=0, le=100)
+    """How many times a run may lose its lease (its node died, or lost the store) and be
+    run again. Lease losses do not spend ``max_attempts``: that budget is the job's own
+    failures; this one stops a job that brings its node down every time."""
 
     def delay(self, attempt: int, rng: random.Random | None = None) -> timedelta:
         """The wait before attempt ``attempt + 1``: exponential, capped, then jittered.
@@ -217,6 +226,9 @@ class Run(Record):
     fire_at: UTCDateTime
     due_at: UTCDateTime
     attempt: int = 1
+    """Which execution this is: 1, then + 1 for each retry or rerun after a lost lease."""
+    lease_losses: int = 0
+    """How many of the earlier executions ended because their node lost the lease."""
     policy: Policy = Policy()
     state: RunState = RunState.QUEUED
     owner: str | None = None
@@ -229,6 +241,19 @@ class Run(Record):
     error: RunError | None = None
     note: str | None = None
     """Free text the engine records: why a schedule was stopped, a cancellation."""
+
+    @property
+    def failures(self) -> int:
+        """Attempts spent on the job's own failures, this one included (``attempt`` less
+        the reruns after lost leases): what ``retry.max_attempts`` bounds."""
+        return self.attempt - self.lease_losses
+
+    @property
+    def is_fire(self) -> bool:
+        """Whether this run is a schedule's fire (not a manual or event-started run)."""
+        return self.schedule_id is not None and self.id == run_id_for_fire(
+            self.schedule_id, self.fire_at
+        )
 
     @property
     def duration(self) -> timedelta | None:
@@ -256,6 +281,8 @@ class NodeInfo(Record):
     pid: int
     concurrency: int
     running: int = 0
+    types: tuple[str, ...] = ()
+    """The job types a worker node runs; it claims runs of no other type."""
     started_at: UTCDateTime
     heartbeat_at: UTCDateTime
 

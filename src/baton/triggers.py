@@ -18,6 +18,7 @@ Monday-first numbering.
 
 from __future__ import annotations
 
+import json
 import random
 import re
 from collections.abc import Mapping
@@ -32,8 +33,9 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from baton._identity import IdentityCache
 from baton.errors import InvalidTriggerError
-from baton.model import UTCDateTime, to_millisecond, utc_iso
+from baton.model import Schedule, UTCDateTime, to_millisecond, utc_iso
 
 TriggerKind = Literal["interval", "cron", "date", "calendar"]
 _KINDS: tuple[str, ...] = ("interval", "cron", "date", "calendar")
@@ -393,3 +395,34 @@ def parse_duration(text: str) -> timedelta:
     if seconds <= 0:
         raise InvalidTriggerError("must be longer than zero", field="every")
     return timedelta(seconds=seconds)
+
+
+class TriggerCache:
+    """The one place a stored schedule's trigger is parsed: ``trigger_of(schedule)``.
+
+    Used by the fire planner, the application facade and resume alike. A store hands out
+    the same trigger dict each time it decodes a schedule it decoded before: known by
+    identity, it needs no JSON key; otherwise the spec's JSON and the schedule's creation
+    time (the anchor of an interval without ``start``) find the parsed trigger.
+    """
+
+    def __init__(self, size: int = 4096) -> None:
+        self._seen: IdentityCache[dict[str, Any], tuple[datetime, Trigger]] = IdentityCache(size)
+        self._by_json: dict[tuple[str, datetime], Trigger] = {}
+        self._size = size
+
+    def trigger_of(self, schedule: Schedule) -> Trigger:
+        """The parsed trigger of a stored schedule; raises :class:`InvalidTriggerError`
+        for a spec that no longer parses."""
+        spec = schedule.trigger
+        seen = self._seen.find(spec)
+        if seen is not None and seen[0] == schedule.created_at:
+            return seen[1]
+        key = (json.dumps(spec, sort_keys=True, separators=(",", ":")), schedule.created_at)
+        trigger = self._by_json.get(key)
+        if trigger is None:
+            if len(self._by_json) >= self._size:
+                self._by_json.clear()
+            trigger = self._by_json[key] = parse_trigger(spec, now=schedule.created_at)
+        self._seen.put(spec, (schedule.created_at, trigger))
+        return trigger

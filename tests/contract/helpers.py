@@ -40,18 +40,20 @@ def run(
     due_in: float = 0,
     max_attempts: int = 1,
     max_concurrent: int = 1,
+    max_lease_losses: int = 3,
+    type: str = "noop",
 ) -> Run:
     return Run(
         id=rid,
         schedule_id=schedule_id,
-        type="noop",
+        type=type,
         payload={},
         fire_at=now,
         due_at=now + timedelta(seconds=due_in),
         policy=Policy(
             priority=priority,
             max_concurrent=max_concurrent,
-            retry=RetryPolicy(max_attempts=max_attempts),
+            retry=RetryPolicy(max_attempts=max_attempts, max_lease_losses=max_lease_losses),
         ),
         created_at=now,
     )

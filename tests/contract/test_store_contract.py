@@ -11,7 +11,14 @@ import pytest
 from baton.errors import InvalidInputError, ScheduleExistsError
 from baton.model import NodeInfo, Policy, RunError, RunState, ScheduleState
 from baton.node import FirePlanner
-from baton.store.base import ClaimRequest, Completion, RunFilter, ScheduleFilter, Store
+from baton.store.base import (
+    ClaimRequest,
+    Completion,
+    Outcome,
+    RunFilter,
+    ScheduleFilter,
+    Store,
+)
 from tests.conftest import Clock, make_store
 from tests.contract.helpers import run, schedule
 
@@ -23,7 +30,7 @@ async def fire(store: Store) -> list[str]:
 
 
 async def claim_one(store: Store, owner: str = "n1") -> str:
-    (claimed,) = await store.claim_runs(owner=owner, limit=1, lease=LEASE)
+    (claimed,) = await store.claim_runs(ClaimRequest(owner=owner, limit=1, lease=LEASE))
     assert claimed.lease_token
     return claimed.lease_token
 
@@ -190,7 +197,7 @@ async def test_claim_orders_by_priority_then_due_time_and_skips_future_runs(
     await store.enqueue_run(run("high", clock.now, priority=5))
     await store.enqueue_run(run("low-late", clock.now, priority=0))
     await store.enqueue_run(run("future", clock.now, priority=99, due_in=60))
-    claimed = await store.claim_runs(owner="n1", limit=10, lease=LEASE)
+    claimed = await store.claim_runs(ClaimRequest(owner="n1", limit=10, lease=LEASE))
     assert [r.id for r in claimed] == ["high", "low-early", "low-late"]
     first = claimed[0]
     assert first.state is RunState.RUNNING and first.owner == "n1"
@@ -201,24 +208,28 @@ async def test_claim_orders_by_priority_then_due_time_and_skips_future_runs(
 async def test_claim_respects_the_limit(store: Store, clock: Clock) -> None:
     for i in range(5):
         await store.enqueue_run(run(f"r{i}", clock.now))
-    assert len(await store.claim_runs(owner="n1", limit=2, lease=LEASE)) == 2
-    assert len(await store.claim_runs(owner="n2", limit=10, lease=LEASE)) == 3
-    assert await store.claim_runs(owner="n3", limit=10, lease=LEASE) == []
+    assert len(await store.claim_runs(ClaimRequest(owner="n1", limit=2, lease=LEASE))) == 2
+    assert len(await store.claim_runs(ClaimRequest(owner="n2", limit=10, lease=LEASE))) == 3
+    assert await store.claim_runs(ClaimRequest(owner="n3", limit=10, lease=LEASE)) == []
 
 
 async def test_claim_respects_max_concurrent_per_schedule(store: Store, clock: Clock) -> None:
     for i in range(4):
         await store.enqueue_run(run(f"s@{i}", clock.now, schedule_id="s", max_concurrent=2))
     await store.enqueue_run(run("t@0", clock.now, schedule_id="t"))
-    first = await store.claim_runs(owner="n1", limit=10, lease=LEASE)
+    first = await store.claim_runs(ClaimRequest(owner="n1", limit=10, lease=LEASE))
     assert sorted(r.id for r in first) == ["s@0", "s@1", "t@0"]
-    assert await store.claim_runs(owner="n2", limit=10, lease=LEASE) == []
+    assert await store.claim_runs(ClaimRequest(owner="n2", limit=10, lease=LEASE)) == []
     done = Completion(
-        run_id="s@0", lease_token=first[0].lease_token or "", state=RunState.SUCCEEDED
+        run_id="s@0",
+        lease_token=first[0].lease_token or "",
+        outcome=Outcome(state=RunState.SUCCEEDED),
     )
     assert first[0].id == "s@0"
     assert await store.complete_runs([done]) == [True]
-    assert [r.id for r in await store.claim_runs(owner="n2", limit=10, lease=LEASE)] == ["s@2"]
+    assert [
+        r.id for r in await store.claim_runs(ClaimRequest(owner="n2", limit=10, lease=LEASE))
+    ] == ["s@2"]
 
 
 async def test_extend_keeps_matching_leases_only(store: Store, clock: Clock) -> None:
@@ -233,24 +244,39 @@ async def test_extend_keeps_matching_leases_only(store: Store, clock: Clock) -> 
     assert stale.kept == frozenset()
 
 
-async def test_expired_lease_is_requeued_with_attempt_plus_one(store: Store, clock: Clock) -> None:
-    await store.enqueue_run(run("r1", clock.now, max_attempts=3))
+async def test_an_expired_lease_reruns_the_run_without_spending_an_attempt(
+    store: Store, clock: Clock
+) -> None:
+    # The default policy: one attempt. A lost lease is not the job's failure.
+    await store.enqueue_run(run("r1", clock.now, max_attempts=1))
     await claim_one(store)
     assert await store.reap_expired() == []
     clock.advance(31)
     (reaped,) = await store.reap_expired()
-    assert reaped.id == "r1" and reaped.state is RunState.QUEUED and reaped.attempt == 2
+    assert reaped.id == "r1" and reaped.state is RunState.QUEUED
+    assert reaped.attempt == 2 and reaped.lease_losses == 1 and reaped.failures == 1
     assert reaped.error is not None and reaped.error.type == "LeaseExpired"
-    got = await store.get_run("r1")
-    assert got == reaped
+    assert await store.get_run("r1") == reaped
 
 
-async def test_expired_lease_on_the_last_attempt_is_dead(store: Store, clock: Clock) -> None:
-    await store.enqueue_run(run("r1", clock.now, max_attempts=1))
+async def test_a_run_that_keeps_losing_its_lease_is_dead_naming_that_budget(
+    store: Store, clock: Clock
+) -> None:
+    await store.enqueue_run(run("r1", clock.now, max_attempts=5, max_lease_losses=2))
+    for _ in range(2):
+        await claim_one(store)
+        clock.advance(31)
+        (requeued,) = await store.reap_expired()
+        assert requeued.state is RunState.QUEUED
     await claim_one(store)
     clock.advance(31)
     (reaped,) = await store.reap_expired()
     assert reaped.state is RunState.DEAD and reaped.finished_at == clock.now
+    assert reaped.attempt == 3 and reaped.lease_losses == 2
+    assert reaped.error is not None and reaped.error.type == "LeaseExpired"
+    assert "lost its lease 3 times" in reaped.error.message
+    assert "max_lease_losses (2)" in reaped.error.message
+    assert await store.get_run("r1") == reaped
 
 
 async def test_a_run_claimed_ahead_and_done_early_never_finishes_before_it_started(
@@ -260,12 +286,14 @@ async def test_a_run_claimed_ahead_and_done_early_never_finishes_before_it_start
     # store's clock.
     await store.enqueue_run(run("ahead", clock.now, due_in=2))
     (claimed,) = await store.claim_runs(
-        owner="n1", limit=1, lease=LEASE, horizon=timedelta(seconds=5)
+        ClaimRequest(owner="n1", limit=1, lease=LEASE, horizon=timedelta(seconds=5))
     )
     assert claimed.started_at == clock.now + timedelta(seconds=2)
     clock.advance(1.999)
     done = Completion(
-        run_id="ahead", lease_token=claimed.lease_token or "", state=RunState.SUCCEEDED
+        run_id="ahead",
+        lease_token=claimed.lease_token or "",
+        outcome=Outcome(state=RunState.SUCCEEDED),
     )
     assert await store.complete_runs([done]) == [True]
     stored = await store.get_run("ahead")
@@ -281,15 +309,22 @@ async def test_completion_with_a_stale_lease_token_is_refused(store: Store, cloc
     clock.advance(31)
     await store.reap_expired()
     new_token = await claim_one(store, "n2")
-    stale = Completion(run_id="r1", lease_token=old_token, state=RunState.SUCCEEDED)
+    stale = Completion(
+        run_id="r1", lease_token=old_token, outcome=Outcome(state=RunState.SUCCEEDED)
+    )
     assert await store.complete_runs([stale]) == [False]
     got = await store.get_run("r1")
     assert got is not None and got.state is RunState.RUNNING and got.owner == "n2"
-    fresh = Completion(run_id="r1", lease_token=new_token, state=RunState.SUCCEEDED)
+    fresh = Completion(
+        run_id="r1", lease_token=new_token, outcome=Outcome(state=RunState.SUCCEEDED)
+    )
     assert await store.complete_runs([fresh]) == [True]
-    assert await store.complete_runs([fresh]) == [False]
+    # Repeated because its answer was lost on the way back: reported as recorded (not as
+    # a lost lease), and recorded once.
+    assert await store.complete_runs([fresh]) == [True]
     done = await store.get_run("r1")
     assert done is not None and done.state is RunState.SUCCEEDED and done.attempt == 2
+    assert [e.kind for e in await store.read_events(limit=100)].count("run.succeeded") == 1
 
 
 async def test_retrying_completion_delays_the_next_attempt(store: Store, clock: Clock) -> None:
@@ -299,34 +334,34 @@ async def test_retrying_completion_delays_the_next_attempt(store: Store, clock: 
     retry = Completion(
         run_id="r1",
         lease_token=token,
-        state=RunState.RETRYING,
-        error=error,
-        retry_delay=timedelta(seconds=4),
+        outcome=Outcome(state=RunState.RETRYING, error=error, retry_delay=timedelta(seconds=4)),
     )
     assert await store.complete_runs([retry]) == [True]
     got = await store.get_run("r1")
     assert got is not None
     assert (got.state, got.attempt, got.error) == (RunState.RETRYING, 2, error)
     assert got.due_at == clock.now + timedelta(seconds=4)
-    assert await store.claim_runs(owner="n1", limit=1, lease=LEASE) == []
+    assert await store.claim_runs(ClaimRequest(owner="n1", limit=1, lease=LEASE)) == []
     clock.advance(4)
-    assert len(await store.claim_runs(owner="n1", limit=1, lease=LEASE)) == 1
+    assert len(await store.claim_runs(ClaimRequest(owner="n1", limit=1, lease=LEASE))) == 1
 
 
 async def test_stop_schedule_removes_it_and_cancels_its_queued_runs(
     store: Store, clock: Clock
 ) -> None:
-    await store.add_schedule(schedule("a", clock.now, every=1, policy=Policy(max_concurrent=5)))
+    await store.add_schedule(
+        schedule("a", clock.now, every=1, policy=Policy(max_concurrent=5, coalesce=False))
+    )
     await fire(store)
     clock.advance(1)
     await fire(store)
-    first = (await store.claim_runs(owner="n1", limit=1, lease=LEASE))[0]
+    first = (await store.claim_runs(ClaimRequest(owner="n1", limit=1, lease=LEASE)))[0]
     stop = Completion(
         run_id=first.id,
         lease_token=first.lease_token or "",
-        state=RunState.SUCCEEDED,
-        note="schedule stopped: gone",
-        stop_schedule="gone",
+        outcome=Outcome(
+            state=RunState.SUCCEEDED, note="schedule stopped: gone", stop_schedule="gone"
+        ),
     )
     assert await store.complete_runs([stop]) == [True]
     assert await store.get_schedule("a") is None
@@ -368,7 +403,11 @@ async def test_retry_gives_an_ended_run_one_more_attempt(store: Store, clock: Cl
     token = await claim_one(store)
     error = RunError(type="ValueError", message="boom")
     await store.complete_runs(
-        [Completion(run_id="r1", lease_token=token, state=RunState.DEAD, error=error)]
+        [
+            Completion(
+                run_id="r1", lease_token=token, outcome=Outcome(state=RunState.DEAD, error=error)
+            )
+        ]
     )
     clock.advance(5)
     retried = await store.retry_run("r1", reason="retry requested")
@@ -378,9 +417,13 @@ async def test_retry_gives_an_ended_run_one_more_attempt(store: Store, clock: Cl
     assert await store.get_run("r1") == retried
     again = await store.retry_run("r1", reason="twice")
     assert again is not None and again.attempt == 2 and again.note == "retry requested"
-    (claimed,) = await store.claim_runs(owner="n2", limit=1, lease=LEASE)
+    (claimed,) = await store.claim_runs(ClaimRequest(owner="n2", limit=1, lease=LEASE))
     assert claimed.id == "r1" and claimed.attempt == 2
-    done = Completion(run_id="r1", lease_token=claimed.lease_token or "", state=RunState.SUCCEEDED)
+    done = Completion(
+        run_id="r1",
+        lease_token=claimed.lease_token or "",
+        outcome=Outcome(state=RunState.SUCCEEDED),
+    )
     await store.complete_runs([done])
     kept = await store.retry_run("r1", reason="after success")
     assert kept is not None and kept.state is RunState.SUCCEEDED
@@ -392,7 +435,9 @@ async def test_retry_of_a_cancelled_run_queues_it_again(store: Store, clock: Clo
     await store.cancel_run("r1", reason="not now")
     retried = await store.retry_run("r1", reason="now after all")
     assert retried is not None and retried.state is RunState.QUEUED
-    assert [r.id for r in await store.claim_runs(owner="n1", limit=5, lease=LEASE)] == ["r1"]
+    assert [
+        r.id for r in await store.claim_runs(ClaimRequest(owner="n1", limit=5, lease=LEASE))
+    ] == ["r1"]
 
 
 async def test_stats_count_schedules_by_state_and_unfinished_runs(
@@ -437,7 +482,9 @@ async def test_prune_keeps_unfinished_runs_and_the_newest_finished(
     for i in range(6):
         await store.enqueue_run(run(f"r{i}", clock.now))
         token = await claim_one(store)
-        done = Completion(run_id=f"r{i}", lease_token=token, state=RunState.SUCCEEDED)
+        done = Completion(
+            run_id=f"r{i}", lease_token=token, outcome=Outcome(state=RunState.SUCCEEDED)
+        )
         await store.complete_runs([done])
         clock.advance(60)
     await store.enqueue_run(run("waiting", clock.now - timedelta(days=30)))
@@ -482,7 +529,13 @@ async def test_state_changes_append_events_readable_after_an_id(store: Store, cl
     token = await claim_one(store)
     clock.advance(2)
     await store.complete_runs(
-        [Completion(run_id="a@2026-11-27T10:00:00Z", lease_token=token, state=RunState.SUCCEEDED)]
+        [
+            Completion(
+                run_id="a@2026-11-27T10:00:00Z",
+                lease_token=token,
+                outcome=Outcome(state=RunState.SUCCEEDED),
+            )
+        ]
     )
     custom = await store.append_event("custom.thing", "x", {"k": 1})
     assert await store.last_event_id() == custom.id
@@ -595,7 +648,7 @@ async def test_fire_then_claim_with_nothing_queued_takes_new_runs_in_claim_order
         stored = await store.get_run(claimed.id)
         assert stored is not None and stored.state is RunState.RUNNING
         assert stored.owner == "n1" and stored.lease_token == claimed.lease_token
-    assert await store.claim_runs(owner="n2", limit=10, lease=LEASE) == []
+    assert await store.claim_runs(ClaimRequest(owner="n2", limit=10, lease=LEASE)) == []
     log = [(e.kind, e.subject) for e in await store.read_events(limit=100)]
     first = "backlog@2026-11-27T09:59:40Z"
     assert log.index(("run.queued", first)) < log.index(("run.started", first))
@@ -641,7 +694,7 @@ async def test_fire_then_claim_of_a_large_batch_claims_up_to_the_limit_once(
     assert len(fired.created) == 250
     assert len(fired.claimed) == 120
     assert len({r.lease_token for r in fired.claimed}) == 120
-    rest = await store.claim_runs(owner="n2", limit=500, lease=LEASE)
+    rest = await store.claim_runs(ClaimRequest(owner="n2", limit=500, lease=LEASE))
     assert {r.id for r in rest} | {r.id for r in fired.claimed} == {r.id for r in fired.created}
     assert len(rest) == 130
 

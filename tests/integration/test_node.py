@@ -157,8 +157,8 @@ async def test_the_stored_payload_holds_exactly_the_declared_fields(
     assert run_payload.encode() == b'{"label":"w-1"}'
 
 
-async def test_an_unregistered_job_type_fails_its_runs_loudly_and_keeps_the_schedule(
-    tmp_path: Path,
+async def test_a_node_without_the_job_type_leaves_its_runs_waiting_for_one_that_has_it(
+    tmp_path: Path, recorder: Recorder
 ) -> None:
     store_url = f"sqlite:///{tmp_path}/baton.db"
     async with Baton(store=store_url, jobs=ALL_JOBS) as baton:
@@ -166,10 +166,24 @@ async def test_an_unregistered_job_type_fails_its_runs_loudly_and_keeps_the_sche
     async with Baton(
         store=store_url, registry=Registry(), node=FAST, roles={"scheduler", "worker"}
     ) as baton:
-        failed = await eventually(lambda: runs_in(baton, RunState.FAILED, "orphan"))
-        assert failed[0].error.type == "baton.errors.JobTypeNotFoundError"
-        assert "'record'" in failed[0].error.message
+        waiting = await eventually(lambda: runs_in(baton, RunState.QUEUED, "orphan"))
+        await asyncio.sleep(1.0)  # the node fires, and claims none of them
+        states = {r.state for r in (await baton.runs(schedule_id="orphan")).items}
+        assert states == {RunState.QUEUED, RunState.SKIPPED}  # coalesced: no backlog
+        assert len(await runs_in(baton, RunState.QUEUED, "orphan")) == 1
         assert (await baton.get("orphan")).type == "record"
+        (node,) = await baton.nodes()
+        assert node.types == ()
+    node = dataclasses.replace(FAST, name="has-it")
+    async with Baton(
+        store=store_url,
+        jobs=ALL_JOBS,
+        container=container_for(recorder),
+        node=node,
+        roles={"scheduler", "worker"},
+    ) as baton:
+        await eventually(lambda: runs_in(baton, RunState.SUCCEEDED, "orphan"))
+    assert not [r for r in waiting if r.state is RunState.FAILED]
 
 
 async def test_a_run_past_its_timeout_is_cut_and_counts_as_failed(baton: Baton) -> None:

@@ -11,8 +11,6 @@ import random
 import traceback
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 from baton.errors import InvalidPayloadError, JobTypeNotFoundError
@@ -26,6 +24,7 @@ from baton.jobs import (
     StopSchedule,
 )
 from baton.model import Run, RunError, RunState
+from baton.store.base import Outcome
 
 #: Errors another attempt cannot fix: the run fails at once.
 _FINAL_ERRORS = (JobTypeNotFoundError, InvalidPayloadError, NonRetryableError)
@@ -33,17 +32,6 @@ _TRACE_LINES = 20
 
 #: Opens the per-run dependency scope (a dishka request scope); ``None``: no container.
 ScopeFactory = Callable[[], AbstractAsyncContextManager[Services]] | None
-
-
-@dataclass(frozen=True, kw_only=True)
-class Outcome:
-    """What an attempt came to, before it is written as a :class:`Completion`."""
-
-    state: RunState
-    error: RunError | None = None
-    note: str | None = None
-    retry_delay: timedelta = timedelta(0)
-    stop_schedule: str | None = None
 
 
 #: Without a container no scope is opened (a context manager per run costs more than
@@ -107,9 +95,11 @@ def failure(run: Run, exc: BaseException, rng: random.Random | None = None) -> O
     if isinstance(exc, _FINAL_ERRORS):
         return Outcome(state=RunState.FAILED, error=error)
     retry = run.policy.retry
-    if run.attempt >= retry.max_attempts:
-        return Outcome(state=RunState.DEAD, error=error)
-    return Outcome(state=RunState.RETRYING, error=error, retry_delay=retry.delay(run.attempt, rng))
+    if run.failures >= retry.max_attempts:
+        note = f"no attempts left: {run.failures} of max_attempts {retry.max_attempts} failed"
+        return Outcome(state=RunState.DEAD, error=error, note=note)
+    delay = retry.delay(run.failures, rng)
+    return Outcome(state=RunState.RETRYING, error=error, retry_delay=delay)
 
 
 def describe(exc: BaseException) -> RunError:

@@ -50,10 +50,18 @@ class EventPump:
         self.poll = poll
         self.cursor = cursor
         self.max_replay = max_replay
+        self._position: str | None = None
+        self._placed = False
+
+    async def place(self) -> None:
+        """Fix where reading starts, now: an event appended after this returns is seen,
+        even one appended before :meth:`run` gets to read."""
+        self._position = await self._first_position()
+        self._placed = True
 
     async def run(self, until: asyncio.Event) -> None:
         """Follow the log until ``until`` is set."""
-        position = await self._start(until)
+        position = self._position if self._placed else await self._start(until)
         while not until.is_set():
             try:
                 batch = await self.store.read_events(after=position, limit=_PAGE)

@@ -5,8 +5,16 @@ leases kept alive by a heartbeat, reports outcomes in batches, and reaps leases 
 nodes abandoned. Every loop sleeps on the store's wake-up signal, so new work is seen
 at once, and judges time by the store's clock.
 
+Outcomes: an attempt's outcome is kept until the store has it. While the store is away
+the node retries with a capped backoff, keeps renewing the leases of the runs whose
+outcomes wait, and reaps nobody's lease before its own outcomes are written: a store
+outage delays the history, it does not rewrite it (no run is executed twice, none is
+recorded as lost).
+
 Shutdown: stop claiming, give in-flight runs ``shutdown_grace`` to finish, then cancel
-the rest and release their leases so another node can take them at once.
+the rest and release their leases so another node can take them at once; outcomes not
+yet written get the rest of the grace period, and the run ids of any still unwritten
+are logged.
 """
 
 from __future__ import annotations
@@ -17,7 +25,7 @@ import logging
 import os
 import random
 import socket
-from collections.abc import Coroutine, Iterable, Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -25,11 +33,11 @@ from typing import Any
 from baton.events import EventJob, Listener
 from baton.jobs import Registry
 from baton.model import NodeInfo, Run, RunState
-from baton.node.attempt import Outcome, ScopeFactory, failure, run_attempt
+from baton.node.attempt import ScopeFactory, failure, run_attempt
 from baton.node.events import EventPump
 from baton.node.planning import FirePlanner
 from baton.store._signal import Marker, Topic
-from baton.store.base import ClaimRequest, Completion, Store
+from baton.store.base import Claimant, ClaimRequest, Completion, Outcome, Store
 
 log = logging.getLogger("baton.node")
 
@@ -39,6 +47,9 @@ log = logging.getLogger("baton.node")
 ROLES = frozenset({"scheduler", "worker", "api"})
 WORK_ROLES = frozenset({"scheduler", "worker"})
 EVENT_JOBS_CURSOR = "event-jobs"
+#: Waits between tries to write outcomes while the store is away: doubling, capped.
+_WRITE_RETRY_FIRST = 0.2
+_WRITE_RETRY_CAP = 5.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -103,6 +114,7 @@ class Node:
         config: NodeConfig | None = None,
         listeners: Sequence[Listener] = (),
         event_jobs: Sequence[EventJob] = (),
+        planner: FirePlanner | None = None,
     ) -> None:
         self.store = store
         self.registry = registry
@@ -110,10 +122,14 @@ class Node:
         self.listeners = listeners
         self.event_jobs = event_jobs
         self._scope = scope
-        self._planner = FirePlanner()
+        self._planner = planner or FirePlanner()
         self._rng = random.Random()
         self._flights: dict[str, _Flight] = {}
         self._completions: asyncio.Queue[Completion] = asyncio.Queue()
+        self._pending: dict[str, Completion] = {}
+        """Outcomes not yet in the store, by run id: kept (and their leases renewed)
+        until written or refused."""
+        self._pumps: list[EventPump] | None = None
         self._slot_freed = asyncio.Event()
         self._stopping = asyncio.Event()
         self._closing = asyncio.Event()
@@ -133,6 +149,20 @@ class Node:
         self._stopping.set()
         self._slot_freed.set()
 
+    @property
+    def types(self) -> frozenset[str]:
+        """The job types this node can run: the only ones it claims."""
+        return frozenset(self.registry.names())
+
+    async def prepare(self) -> None:
+        """Read the store's clock and fix where the event readers start. Called by
+        :meth:`run`; call it first to be sure that every event appended after it
+        returns reaches this node's listeners and event-started jobs."""
+        self._started_at = await self.store.now()
+        self._pumps = self._event_pumps()
+        for pump in self._pumps:
+            await pump.place()
+
     async def run(self) -> None:
         """Run every loop of the node's roles until :meth:`stop`, then shut down.
 
@@ -140,7 +170,15 @@ class Node:
         stop signals and return by themselves. Claiming loops stop first; the loops that
         keep leases alive and record outcomes run until in-flight runs are drained.
         """
-        self._started_at = await self.store.now()
+        if self._pumps is None:
+            await self.prepare()
+        assert self._pumps is not None
+        if "worker" in self.config.roles and not self.types:
+            log.warning(
+                "node %s has the worker role but no job types: it will claim no runs "
+                "(register job types, e.g. with --import)",
+                self.name,
+            )
         if self.config.tune_gc:
             tune_gc()
         front: list[Coroutine[Any, Any, None]] = []
@@ -150,7 +188,7 @@ class Node:
         if "worker" in self.config.roles:
             front.append(self._worker_loop())
             back += [self._lease_loop(), self._reaper_loop(), self._completion_loop()]
-        back += [pump.run(self._closing) for pump in self._event_pumps()]
+        back += [pump.run(self._closing) for pump in self._pumps]
         front_tasks = [asyncio.create_task(loop) for loop in front]
         back_tasks = [asyncio.create_task(loop) for loop in back]
         stop_wait = asyncio.create_task(self._stopping.wait())
@@ -249,8 +287,8 @@ class Node:
                 fired = await self.store.fire_due(
                     limit=self.config.fire_batch,
                     planner=self._planner,
-                    claim=self._claim_request(),
                     horizon=self.config.fire_ahead,
+                    claim=self._claimant(),
                 )
                 await self._launch(fired.claimed)
                 if len(fired.created) >= self.config.fire_batch:
@@ -262,14 +300,13 @@ class Node:
             if delay > 0:
                 await self._nap(delay, marker, ("schedules",))
 
-    def _claim_request(self) -> ClaimRequest | None:
+    def _claimant(self) -> Claimant | None:
         """Claim in the same step as firing when this node works and has free slots."""
         free = self.config.concurrency - len(self._flights)
-        if "worker" not in self.config.roles or free <= 0 or self._stopping.is_set():
+        types = self.types
+        if "worker" not in self.config.roles or free <= 0 or not types or self._stopping.is_set():
             return None
-        return ClaimRequest(
-            owner=self.name, limit=free, lease=self.config.lease, horizon=self.config.fire_ahead
-        )
+        return Claimant(owner=self.name, limit=free, lease=self.config.lease, types=types)
 
     async def _seconds_until(self, moment: datetime | None) -> float:
         """Seconds until ``moment`` less the fire-ahead margin, capped by ``max_idle``."""
@@ -290,13 +327,15 @@ class Node:
                     await self._slot_freed.wait()
                 continue
             marker = self.store.change_marker()
+            request = ClaimRequest(
+                owner=self.name,
+                limit=free,
+                lease=self.config.lease,
+                horizon=self.config.fire_ahead,
+                types=self.types,
+            )
             try:
-                claimed = await self.store.claim_runs(
-                    owner=self.name,
-                    limit=free,
-                    lease=self.config.lease,
-                    horizon=self.config.fire_ahead,
-                )
+                claimed = await self.store.claim_runs(request)
             except Exception:
                 log.exception("claiming runs failed; retrying")
                 await self._pause(1.0, self._stopping)
@@ -337,6 +376,16 @@ class Node:
         ahead = [r for r in runs if r.lease_expires_at and r.due_at > r.lease_expires_at - lease]
         store_now = await self.store.now() if ahead else None
         for run in runs:
+            missed = _missed(run)
+            if missed is not None:
+                self._completions.put_nowait(
+                    Completion(
+                        run_id=run.id,
+                        lease_token=run.lease_token or "",
+                        outcome=Outcome(state=RunState.SKIPPED, note=missed),
+                    )
+                )
+                continue
             early = (run.due_at - store_now).total_seconds() if store_now else 0.0
             start_at = base + max(early, 0.0)
             task = asyncio.create_task(self._execute(run, start_at), name=f"baton-run:{run.id}")
@@ -364,65 +413,108 @@ class Node:
         if flight is not None and flight.lost:
             return
         self._completions.put_nowait(
-            Completion(
-                run_id=run.id,
-                lease_token=run.lease_token or "",
-                state=outcome.state,
-                error=outcome.error,
-                note=outcome.note,
-                retry_delay=outcome.retry_delay,
-                stop_schedule=outcome.stop_schedule,
-            )
+            Completion(run_id=run.id, lease_token=run.lease_token or "", outcome=outcome)
         )
 
     async def _completion_loop(self) -> None:
+        """Write outcomes as they come; while the store refuses to answer, keep them and
+        try again with a capped backoff (they are never dropped while the node lives)."""
+        delay = _WRITE_RETRY_FIRST
         while not self._closing.is_set():
-            got = asyncio.ensure_future(self._completions.get())
-            closing = asyncio.ensure_future(self._closing.wait())
-            await asyncio.wait({got, closing}, return_when=asyncio.FIRST_COMPLETED)
-            closing.cancel()
-            if not got.done():
-                got.cancel()
-                return
+            if not self._pending and self._completions.empty():
+                await self._next_completion()
+                continue
             await asyncio.sleep(0)  # let completions of the same tick join the batch
-            await self._flush_completions([got.result()])
+            if await self._write_pending():
+                delay = _WRITE_RETRY_FIRST
+            else:
+                await self._pause(delay, self._closing)
+                delay = min(delay * 2, _WRITE_RETRY_CAP)
 
-    async def _flush_completions(self, batch: Iterable[Completion] = ()) -> None:
-        items = list(batch)
-        while not self._completions.empty():
-            items.append(self._completions.get_nowait())
-        if not items:
-            return
-        for attempt in range(5):
-            try:
-                results = await self.store.complete_runs(items)
-                break
-            except Exception:
-                log.exception("recording %d run outcomes failed (try %d)", len(items), attempt + 1)
-                await asyncio.sleep(min(0.2 * 2**attempt, 5))
+    async def _next_completion(self) -> None:
+        """Wait for an outcome to write (or for the node to close)."""
+        got = asyncio.ensure_future(self._completions.get())
+        closing = asyncio.ensure_future(self._closing.wait())
+        await asyncio.wait({got, closing}, return_when=asyncio.FIRST_COMPLETED)
+        closing.cancel()
+        if got.done():
+            completion = got.result()
+            self._pending[completion.run_id] = completion
         else:
+            got.cancel()
+
+    async def _write_pending(self) -> bool:
+        """Try once to write every pending outcome; False if the store failed (they stay)."""
+        while not self._completions.empty():
+            completion = self._completions.get_nowait()
+            self._pending[completion.run_id] = completion
+        if not self._pending:
+            return True
+        items = list(self._pending.values())
+        try:
+            results = await self.store.complete_runs(items)
+        except Exception as exc:
+            log.warning(
+                "could not record %d run outcomes (%s); keeping them and trying again",
+                len(items),
+                exc,
+            )
+            return False
+        for completion, ok in zip(items, results, strict=True):
+            del self._pending[completion.run_id]
+            if not ok:
+                log.warning(
+                    "run %s lost its lease before its outcome (%s) was recorded; "
+                    "the node that holds it now decides",
+                    completion.run_id,
+                    completion.outcome.state.value,
+                )
+        return True
+
+    async def _flush_completions(self) -> None:
+        """At shutdown: write what is pending within the grace period, then name the
+        runs whose outcomes could not be written (their leases will expire and other
+        nodes will run them again)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.config.shutdown_grace.total_seconds()
+        delay = _WRITE_RETRY_FIRST
+        while not await self._write_pending():
+            if loop.time() + delay > deadline:
+                break
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, _WRITE_RETRY_CAP)
+        if self._pending:
+            log.error(
+                "shutting down without recording the outcomes of runs %s: the store did "
+                "not answer; their leases will expire and they will run again",
+                ", ".join(sorted(self._pending)),
+            )
+
+    def _held_tokens(self) -> dict[str, str]:
+        """Leases this node must keep: runs in flight, and runs whose outcome waits."""
+        tokens = {rid: f.run.lease_token or "" for rid, f in self._flights.items()}
+        tokens.update((rid, c.lease_token) for rid, c in self._pending.items())
+        return tokens
+
+    async def _renew_leases(self) -> None:
+        tokens = self._held_tokens()
+        if not tokens:
             return
-        stale = [c.run_id for c, ok in zip(items, results, strict=True) if not ok]
-        if stale:
-            log.warning("lost the lease before completing: %s", ", ".join(stale))
+        status = await self.store.extend_leases(
+            owner=self.name, tokens=tokens, lease=self.config.lease
+        )
+        for run_id in tokens.keys() - status.kept:
+            self._abandon(run_id, lost=True, reason="lease lost")
+        for run_id in status.cancel_requested:
+            self._abandon(run_id, lost=False, reason="cancelled on request")
 
     async def _lease_loop(self) -> None:
         every = self.config.lease.total_seconds() / 3
         while not await self._pause(every, self._closing):
-            tokens = {rid: f.run.lease_token or "" for rid, f in self._flights.items()}
-            if not tokens:
-                continue
             try:
-                status = await self.store.extend_leases(
-                    owner=self.name, tokens=tokens, lease=self.config.lease
-                )
-            except Exception:
-                log.exception("extending %d leases failed", len(tokens))
-                continue
-            for run_id in tokens.keys() - status.kept:
-                self._abandon(run_id, lost=True, reason="lease lost")
-            for run_id in status.cancel_requested:
-                self._abandon(run_id, lost=False, reason="cancelled on request")
+                await self._renew_leases()
+            except Exception as exc:
+                log.warning("could not extend this node's leases (%s); trying again", exc)
 
     def _abandon(self, run_id: str, *, lost: bool, reason: str) -> None:
         flight = self._flights.get(run_id)
@@ -439,7 +531,12 @@ class Node:
         loop = asyncio.get_running_loop()
         pruned_at = loop.time()
         while not await self._pause(every, self._closing):
+            if self._pending:
+                continue  # this node's own outcomes first: none of its runs is abandoned
             try:
+                # After a store outage every lease may look expired, this node's too:
+                # renew its own before judging anyone's.
+                await self._renew_leases()
                 reaped = await self.store.reap_expired()
                 if reaped:
                     log.info("requeued %d runs whose lease expired", len(reaped))
@@ -477,9 +574,25 @@ class Node:
             pid=os.getpid(),
             concurrency=self.config.concurrency,
             running=len(self._flights),
+            types=tuple(sorted(self.types)) if "worker" in self.config.roles else (),
             started_at=started,
             heartbeat_at=started,
         )
+
+
+def _missed(run: Run) -> str | None:
+    """Why a claimed fire is skipped instead of run: it waited in the queue past its
+    ``misfire_grace`` (a fire that never started; reruns and manual runs always run)."""
+    grace = run.policy.misfire_grace
+    if grace is None or run.attempt != 1 or run.started_at is None:
+        return None
+    waited = run.started_at - run.due_at
+    if waited <= grace or not run.is_fire:
+        return None
+    return (
+        f"missed: waited {waited.total_seconds():.0f} s in the queue, longer than its "
+        f"misfire_grace of {grace.total_seconds():g} s"
+    )
 
 
 def tune_gc() -> None:

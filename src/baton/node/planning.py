@@ -2,24 +2,22 @@
 
 Given a schedule whose next fire time has come, walk its trigger up to ``now``:
 ticks later than ``misfire_grace`` are skipped (one misfire event records the range),
-the rest become runs, and ``coalesce`` folds several into the latest one. The plan is
-handed to the store, which commits it atomically or not at all.
+the rest become runs, and ``coalesce`` folds several into the latest one — including
+the schedule's previous fire when it still waits in the queue, never started (its node
+died, or ``max_concurrent`` held it back): a backlog of stale runs never builds up. The
+plan is handed to the store, which commits it atomically or not at all.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 from datetime import datetime, timedelta
-from functools import lru_cache
-from typing import Any
 
-from baton._identity import IdentityCache
 from baton.errors import InvalidTriggerError
-from baton.model import Schedule
+from baton.model import Schedule, run_id_for_fire
 from baton.store.base import FirePlan
-from baton.triggers import Trigger, parse_trigger
+from baton.triggers import Trigger, TriggerCache
 
 log = logging.getLogger("baton.node")
 
@@ -27,30 +25,22 @@ log = logging.getLogger("baton.node")
 _BROKEN_TRIGGER_BACKOFF = timedelta(hours=1)
 
 
-@lru_cache(maxsize=4096)
-def _trigger(spec_json: str, anchor: datetime) -> Trigger:
-    return parse_trigger(json.loads(spec_json), now=anchor)
-
-
 class FirePlanner:
     """Plans fires for due schedules; one per node. ``max_fires`` bounds one plan's runs."""
 
-    def __init__(self, *, max_fires: int = 1000, rng: random.Random | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        max_fires: int = 1000,
+        rng: random.Random | None = None,
+        triggers: TriggerCache | None = None,
+    ) -> None:
         self.max_fires = max_fires
         self._rng = rng or random.Random()
-        # Stores hand out the same trigger dict each time they decode a schedule they
-        # decoded before: known by identity, it needs no JSON key.
-        self._seen: IdentityCache[dict[str, Any], tuple[datetime, Trigger]] = IdentityCache(4096)
+        self.triggers = triggers or TriggerCache()
 
     def trigger_of(self, schedule: Schedule) -> Trigger:
-        spec = schedule.trigger
-        seen = self._seen.find(spec)
-        if seen is not None and seen[0] == schedule.created_at:
-            return seen[1]
-        key = json.dumps(spec, sort_keys=True, separators=(",", ":"))
-        trigger = _trigger(key, schedule.created_at)
-        self._seen.put(spec, (schedule.created_at, trigger))
-        return trigger
+        return self.triggers.trigger_of(schedule)
 
     def __call__(self, schedule: Schedule, now: datetime) -> FirePlan:
         try:
@@ -89,8 +79,12 @@ def plan_fires(
             fires.pop(0)
         cursor = trigger.next_after(cursor)
     skipped = (skipped_first, skipped_last) if skipped_first and skipped_last else None
+    supersede: tuple[str, ...] = ()
+    if policy.coalesce and fires and schedule.last_fire_at is not None:
+        supersede = (run_id_for_fire(schedule.id, schedule.last_fire_at),)
     return FirePlan(
         fires=[(fire, trigger.due_at(fire, rng)) for fire in fires],
         next_fire_at=cursor,
         skipped=skipped,
+        supersede=supersede,
     )

@@ -13,7 +13,7 @@ from typing import Any
 
 from baton import events
 from baton.errors import InvalidInputError
-from baton.model import Run, RunError, RunState, Schedule, run_id_for_fire
+from baton.model import Run, RunError, RunState, Schedule, ScheduleState, run_id_for_fire
 from baton.store.base import Completion, FirePlan, Planner, RunFilter, ScheduleFilter
 
 LEASE_EXPIRED = RunError(
@@ -49,6 +49,7 @@ def runs_from_plan(schedule: Schedule, plan: FirePlan, now: datetime) -> list[Ru
                 fire_at=fire_at,
                 due_at=due_at,
                 attempt=1,
+                lease_losses=0,
                 policy=schedule.policy,
                 state=RunState.QUEUED,
                 owner=None,
@@ -77,36 +78,85 @@ def fired_schedule(schedule: Schedule, plan: FirePlan, now: datetime) -> Schedul
     )
 
 
+EventItem = tuple[str, str, dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class ScheduleFire:
+    """What committing one due schedule's plan writes, guarded by its read ``version``."""
+
+    schedule_id: str
+    version: int
+    fired: Schedule | None
+    """The schedule with its new state and version; ``None``: its trigger is done and it
+    is removed."""
+    runs: list[Run]
+    """Runs to create (a run whose id exists is left alone)."""
+    notes: list[EventItem]
+    """Schedule events: misfires, removal, a pause."""
+    supersede: list[tuple[str, str]]
+    """(earlier run id, the new run id that replaces it) for ``coalesce``."""
+
+
+def plan_one(schedule: Schedule, planner: Planner, now: datetime, until: datetime) -> ScheduleFire:
+    """Plan one due schedule up to ``until``. A schedule whose plan cannot be made is
+    paused with the reason instead: one bad schedule never stops a batch."""
+    try:
+        plan = planner(schedule, until)
+        runs = runs_from_plan(schedule, plan, now)
+    except Exception as exc:  # whatever the trigger arithmetic raised, it is this schedule's
+        return set_aside(schedule, now, f"its next fire cannot be computed: {exc}")
+    notes: list[EventItem] = []
+    skipped = misfire_event(schedule, plan)
+    if skipped:
+        notes.append((events.SCHEDULE_MISFIRED, schedule.id, skipped))
+    fired: Schedule | None = None
+    if plan.next_fire_at is None:
+        notes.append((events.SCHEDULE_REMOVED, schedule.id, {"reason": "trigger finished"}))
+    else:
+        fired = fired_schedule(schedule, plan, now)
+    newest = runs[-1].id if runs else None
+    supersede = [(old, newest) for old in plan.supersede if newest and old != newest]
+    return ScheduleFire(schedule.id, schedule.version, fired, runs, notes, supersede)
+
+
+def set_aside(schedule: Schedule, now: datetime, reason: str) -> ScheduleFire:
+    """The schedule paused with ``reason`` (in its event), to be looked at by a person."""
+    paused = schedule.evolve(
+        state=ScheduleState.PAUSED, next_fire_at=None, version=schedule.version + 1, updated_at=now
+    )
+    note = (events.SCHEDULE_PAUSED, schedule.id, {"reason": reason[:500]})
+    return ScheduleFire(schedule.id, schedule.version, paused, [], [note], [])
+
+
 @dataclass(frozen=True)
 class FireBatch:
     """What committing the plans of a batch of due schedules writes."""
 
     fired: list[Schedule]
-    """Schedules with their new next fire time and version."""
+    """Schedules with their new next fire time, state and version."""
     finished: list[str]
     """Schedules whose trigger is done: removed."""
     runs: list[Run]
     """Runs to create (a run whose id exists is left alone)."""
-    notes: list[tuple[str, str, dict[str, Any]]]
-    """Schedule events (kind, schedule id, data): misfires and removals."""
+    notes: list[EventItem]
+    """Schedule events (kind, schedule id, data): misfires, removals, pauses."""
+    supersede: list[tuple[str, str]]
+    """(earlier run id, new run id) pairs for ``coalesce``."""
 
 
 def plan_batch(due: list[Schedule], planner: Planner, now: datetime, until: datetime) -> FireBatch:
     """Plan every due schedule up to ``until`` and gather what the store must write."""
-    batch = FireBatch(fired=[], finished=[], runs=[], notes=[])
+    batch = FireBatch(fired=[], finished=[], runs=[], notes=[], supersede=[])
     for schedule in due:
-        plan = planner(schedule, until)
-        batch.runs.extend(runs_from_plan(schedule, plan, now))
-        skipped = misfire_event(schedule, plan)
-        if skipped:
-            batch.notes.append((events.SCHEDULE_MISFIRED, schedule.id, skipped))
-        if plan.next_fire_at is None:
+        one = plan_one(schedule, planner, now, until)
+        batch.runs.extend(one.runs)
+        batch.notes.extend(one.notes)
+        batch.supersede.extend(one.supersede)
+        if one.fired is None:
             batch.finished.append(schedule.id)
-            batch.notes.append(
-                (events.SCHEDULE_REMOVED, schedule.id, {"reason": "trigger finished"})
-            )
         else:
-            batch.fired.append(fired_schedule(schedule, plan, now))
+            batch.fired.append(one.fired)
     return batch
 
 
@@ -115,6 +165,14 @@ def misfire_event(schedule: Schedule, plan: FirePlan) -> dict[str, Any] | None:
         return None
     first, until = plan.skipped
     return {"from": first.isoformat(), "until": until.isoformat(), "type": schedule.type}
+
+
+def superseded(run: Run, by: str, now: datetime) -> Run | None:
+    """A fire that waited in the queue, never started, replaced by the newer fire ``by``
+    (``coalesce``); ``None`` when the run has started, ended or been retried since."""
+    if run.state is not RunState.QUEUED or run.attempt != 1:
+        return None
+    return run.evolve(state=RunState.SKIPPED, finished_at=now, note=f"coalesced into {by}")
 
 
 def claimed(run: Run, *, owner: str, lease: timedelta, now: datetime) -> Run:
@@ -129,24 +187,25 @@ def claimed(run: Run, *, owner: str, lease: timedelta, now: datetime) -> Run:
 
 
 def completed(run: Run, completion: Completion, now: datetime) -> Run:
-    """The run after a (token-checked) completion; ``owner`` stays as the node that ran it.
+    """The run after a (token-checked) completion; ``owner`` stays as the node that ran it
+    and ``lease_token`` as the token of its last lease (see :meth:`Store.recorded`).
 
     A run claimed ahead of its due time starts, by the record, when it is due; a node's
     timer may end it a hair earlier by the store's clock: it never finishes before it
     started."""
     if run.started_at is not None and run.started_at > now:
         now = run.started_at
+    outcome = completion.outcome
     update: dict[str, Any] = {
-        "state": completion.state,
-        "lease_token": None,
+        "state": outcome.state,
         "lease_expires_at": None,
-        "error": completion.error,
-        "note": completion.note,
+        "error": outcome.error,
+        "note": outcome.note,
         "finished_at": now,
     }
-    if completion.state is RunState.RETRYING:
+    if outcome.state is RunState.RETRYING:
         update["attempt"] = run.attempt + 1
-        update["due_at"] = now + completion.retry_delay
+        update["due_at"] = now + outcome.retry_delay
     return run.evolve(**update)
 
 
@@ -163,11 +222,34 @@ def released(run: Run) -> Run:
     return _requeued(run)
 
 
+#: Why a run that kept losing its lease is dead; ``%d`` are the losses and the budget
+#: (printf style, so that a Lua script can fill it in too).
+LEASE_BUDGET_SPENT = (
+    "the run lost its lease %d times, more than max_lease_losses (%d) allows: each time, "
+    "the node running it stopped renewing the lease (it died, hung or lost the store)"
+)
+
+
+def lease_budget_spent(run: Run) -> RunError:
+    """The error of a run that lost its lease once more than its policy allows."""
+    limit = run.policy.retry.max_lease_losses
+    return RunError(type="LeaseExpired", message=LEASE_BUDGET_SPENT % (run.lease_losses + 1, limit))
+
+
 def reaped(run: Run, now: datetime) -> Run:
-    """An expired lease: another attempt if any is left, else dead."""
-    if run.attempt < run.policy.retry.max_attempts:
-        return _requeued(run, attempt=run.attempt + 1, due_at=now, error=LEASE_EXPIRED)
-    return run.evolve(**_NO_LEASE, state=RunState.DEAD, error=LEASE_EXPIRED, finished_at=now)
+    """An expired lease: run again without spending an attempt, unless the run lost its
+    lease more often than the policy allows; then dead, saying so."""
+    if run.lease_losses < run.policy.retry.max_lease_losses:
+        return _requeued(
+            run,
+            attempt=run.attempt + 1,
+            lease_losses=run.lease_losses + 1,
+            due_at=now,
+            error=LEASE_EXPIRED,
+        )
+    return run.evolve(
+        **_NO_LEASE, state=RunState.DEAD, error=lease_budget_spent(run), finished_at=now
+    )
 
 
 def cancelled(run: Run, reason: str, now: datetime) -> Run:
@@ -178,9 +260,12 @@ def cancelled(run: Run, reason: str, now: datetime) -> Run:
     return run
 
 
+_RETRYABLE = frozenset({RunState.FAILED, RunState.DEAD, RunState.CANCELLED, RunState.SKIPPED})
+
+
 def retried(run: Run, reason: str, now: datetime) -> Run:
     """One more attempt of a run that ended unsuccessfully; any other run is unchanged."""
-    if run.state not in (RunState.FAILED, RunState.DEAD, RunState.CANCELLED):
+    if run.state not in _RETRYABLE:
         return run
     return _requeued(
         run,

@@ -262,18 +262,19 @@ def policy_from_json(text: str) -> Policy:
 
 @lru_cache(maxsize=1024)
 def _policy_fields(policy: Policy) -> tuple[str, str, str, str]:
+    """What the scripts read of a run's policy, besides the policy JSON itself."""
     return (
         policy.model_dump_json(exclude_defaults=True),
         str(policy.priority),
         str(policy.max_concurrent),
-        str(policy.retry.max_attempts),
+        str(policy.retry.max_lease_losses),
     )
 
 
 def run_fields(run: Run) -> list[str]:
     """A new run as the flat field/value list of its hash ``r:<id>`` (a list written
     out: this runs for every fire)."""
-    policy_json, priority, max_concurrent, max_attempts = _policy_fields(run.policy)
+    policy_json, priority, max_concurrent, max_losses = _policy_fields(run.policy)
     fire = us(run.fire_at)
     due = fire if run.due_at == run.fire_at else us(run.due_at)
     return [
@@ -284,7 +285,7 @@ def run_fields(run: Run) -> list[str]:
         "policy", policy_json,
         "pri", priority,
         "mc", max_concurrent,
-        "mx", max_attempts,
+        "ml", max_losses,
         "fire", fire,
         "due", due,
         "att", str(run.attempt),
@@ -305,6 +306,7 @@ def decode_run(fields: dict[str, str]) -> Run:
             fire_at=dt(fields["fire"]),
             due_at=dt(fields["due"]),
             attempt=int(fields["att"]),
+            lease_losses=int(fields.get("ll") or 0),
             state=RunState(fields["st"]),
             owner=fields.get("own") or None,
             lease_token=fields.get("tok") or None,

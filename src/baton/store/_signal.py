@@ -61,21 +61,3 @@ class ChangeSignal:
             return True
         finally:
             self.waiters -= 1
-
-
-class Signalled:
-    """The wake-up half of the store contract, for stores that keep a :class:`ChangeSignal`."""
-
-    _signal: ChangeSignal
-
-    def change_marker(self) -> Marker:
-        return self._signal.marker()
-
-    async def wait_for_change(
-        self,
-        max_wait: float,
-        *,
-        topics: Iterable[Topic] = TOPICS,
-        since: Marker | None = None,
-    ) -> bool:
-        return await self._signal.wait(max_wait, topics, since)

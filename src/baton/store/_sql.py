@@ -35,7 +35,8 @@ from baton.model import (
     ScheduleState,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""2 added ``baton_runs.lease_losses`` (a version 1 file gains it, zero, when opened)."""
 
 metadata = MetaData()
 
@@ -78,6 +79,7 @@ runs = Table(
     Column("fire_at", BigInteger, nullable=False),
     Column("due_at", BigInteger, nullable=False),
     Column("attempt", Integer, nullable=False),
+    Column("lease_losses", Integer, nullable=False, server_default=text("0")),
     Column("state", String(16), nullable=False),
     Column("owner", String(200)),
     Column("lease_token", String(64)),
@@ -197,6 +199,7 @@ def run_row(run: Run) -> dict[str, Any]:
         "fire_at": to_us(run.fire_at),
         "due_at": to_us(run.due_at),
         "attempt": run.attempt,
+        "lease_losses": run.lease_losses,
         "state": run.state.value,
         "owner": run.owner,
         "lease_token": run.lease_token,
@@ -216,6 +219,7 @@ def run_changes(run: Run) -> dict[str, Any]:
         "b_id": run.id,
         "b_due_at": to_us(run.due_at),
         "b_attempt": run.attempt,
+        "b_lease_losses": run.lease_losses,
         "b_state": run.state.value,
         "b_owner": run.owner,
         "b_lease_token": run.lease_token,
@@ -232,6 +236,7 @@ def run_changes(run: Run) -> dict[str, Any]:
 RUN_MUTABLE = (
     "due_at",
     "attempt",
+    "lease_losses",
     "state",
     "owner",
     "lease_token",
@@ -258,6 +263,7 @@ def run_from_row(row: Any) -> Run:
             fire_at=from_us(m["fire_at"]),
             due_at=from_us(m["due_at"]),
             attempt=m["attempt"],
+            lease_losses=m["lease_losses"],
             state=RunState(m["state"]),
             owner=m["owner"],
             lease_token=m["lease_token"],

@@ -24,7 +24,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from baton.model import Event, NodeInfo, Page, Run, RunError, RunState, Schedule, ScheduleState
-from baton.store._signal import TOPICS, Marker, Topic
+from baton.store._signal import TOPICS, ChangeSignal, Marker, Topic
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -33,12 +33,15 @@ class FirePlan:
 
     ``fires`` are (fire time, due time) pairs that become runs; ``next_fire_at`` is the
     schedule's new next fire time (``None``: the trigger is exhausted and the schedule
-    is removed); ``skipped`` is the range [from, until) of fire times dropped as misfires.
+    is removed); ``skipped`` is the range [from, until) of fire times dropped as misfires;
+    ``supersede`` names earlier runs of the schedule that this plan's newest fire replaces
+    (``coalesce``): each one still queued and never started ends ``skipped``.
     """
 
     fires: Sequence[tuple[datetime, datetime]]
     next_fire_at: datetime | None
     skipped: tuple[datetime, datetime] | None = None
+    supersede: Sequence[str] = ()
 
 
 #: Called by :meth:`Store.fire_due` for each due schedule with the store's current time.
@@ -46,16 +49,14 @@ Planner = Callable[[Schedule, datetime], FirePlan]
 
 
 @dataclass(frozen=True, kw_only=True)
-class Completion:
-    """The outcome of one attempt, reported by the lease holder.
+class Outcome:
+    """What an attempt came to: the run's next state, and why.
 
-    ``state`` is the run's next state: succeeded, retrying (claimable again after
-    ``retry_delay``, with attempt + 1), failed, dead or cancelled. ``stop_schedule``
-    carries the reason when the job ended its own schedule.
+    ``state`` is succeeded, retrying (claimable again after ``retry_delay``, with
+    attempt + 1), failed, dead, cancelled or skipped. ``stop_schedule`` carries the
+    reason when the job ended its own schedule.
     """
 
-    run_id: str
-    lease_token: str
     state: RunState
     error: RunError | None = None
     note: str | None = None
@@ -64,16 +65,34 @@ class Completion:
 
 
 @dataclass(frozen=True, kw_only=True)
-class ClaimRequest:
-    """Who wants runs, how many at most, for how long a lease, and how far ahead.
+class Completion:
+    """An :class:`Outcome`, reported by the holder of the run's lease."""
 
-    ``horizon`` admits runs due up to that long after now, so that a node can hold them
-    and start them exactly on time instead of a round trip late.
+    run_id: str
+    lease_token: str
+    outcome: Outcome
+
+
+@dataclass(frozen=True, kw_only=True)
+class Claimant:
+    """Who wants runs, how many at most, for how long a lease, of which job types.
+
+    ``types`` are the job types the claimant can run (``None``: any): a node never
+    claims a run it would have to fail for want of its code.
     """
 
     owner: str
     limit: int
     lease: timedelta
+    types: frozenset[str] | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClaimRequest(Claimant):
+    """A :class:`Claimant` and how far ahead it looks: ``horizon`` admits runs due up to
+    that long after now, so that a node can hold them and start them exactly on time
+    instead of a round trip late."""
+
     horizon: timedelta = timedelta(0)
 
 
@@ -133,7 +152,16 @@ class Store(abc.ABC):
 
     Use as an async context manager: entering opens connections and creates or checks
     the schema; leaving closes them.
+
+    A template, not a checklist: the public verbs that change state are written here
+    once. Each calls its backend's primitive (the same name with a leading underscore),
+    which makes the change atomically (a transaction, a Lua script), and then sends the
+    wake-ups that :data:`WAKES` names for it, so that no backend decides or forgets one.
+    Backends hold no policy: plans, outcomes and claims arrive as data.
     """
+
+    def __init__(self) -> None:
+        self._signal = ChangeSignal()
 
     async def __aenter__(self) -> Self:
         await self.open()
@@ -185,7 +213,6 @@ class Store(abc.ABC):
         (stored,) = await self.add_schedules([schedule], replace=replace)
         return stored
 
-    @abc.abstractmethod
     async def add_schedules(
         self, schedules: Sequence[Schedule], *, replace: bool = False
     ) -> list[Schedule]:
@@ -194,6 +221,14 @@ class Store(abc.ABC):
         Without ``replace``, if any id exists, :class:`~baton.errors.ScheduleExistsError`
         names it and nothing is stored. Ids must be distinct. Returns the stored records.
         """
+        stored = await self._add_schedules(schedules, replace=replace)
+        await self._woke("add_schedules", schedules, stored)
+        return stored
+
+    @abc.abstractmethod
+    async def _add_schedules(
+        self, schedules: Sequence[Schedule], *, replace: bool
+    ) -> list[Schedule]: ...
 
     @abc.abstractmethod
     async def get_schedule(self, schedule_id: str) -> Schedule | None:
@@ -205,11 +240,15 @@ class Store(abc.ABC):
     ) -> Page[Schedule]:
         """Schedules ordered by id, after ``cursor`` (an opaque value from a previous page)."""
 
-    @abc.abstractmethod
     async def remove_schedule(self, schedule_id: str, *, reason: str) -> bool:
         """Delete the schedule; its runs stay as history. Atomic; False if it did not exist."""
+        removed = await self._remove_schedule(schedule_id, reason=reason)
+        await self._woke("remove_schedule", schedule_id, removed)
+        return removed
 
     @abc.abstractmethod
+    async def _remove_schedule(self, schedule_id: str, *, reason: str) -> bool: ...
+
     async def set_schedule_state(
         self, schedule_id: str, state: ScheduleState, *, next_fire_at: datetime | None
     ) -> Schedule | None:
@@ -217,56 +256,85 @@ class Store(abc.ABC):
 
         Returns the updated schedule, or ``None`` if it does not exist.
         """
+        found = await self._set_schedule_state(schedule_id, state, next_fire_at=next_fire_at)
+        await self._woke("set_schedule_state", schedule_id, found)
+        return found
+
+    @abc.abstractmethod
+    async def _set_schedule_state(
+        self, schedule_id: str, state: ScheduleState, *, next_fire_at: datetime | None
+    ) -> Schedule | None: ...
 
     @abc.abstractmethod
     async def next_fire_time(self) -> datetime | None:
         """The earliest ``next_fire_at`` among active schedules."""
 
-    @abc.abstractmethod
     async def fire_due(
         self,
         *,
         limit: int,
         planner: Planner,
-        claim: ClaimRequest | None = None,
         horizon: timedelta = timedelta(0),
+        claim: Claimant | None = None,
     ) -> Fired:
         """Turn up to ``limit`` due active schedules into runs, the earliest first.
 
         For each schedule whose ``next_fire_at`` is at or before the store's now plus
         ``horizon``, calls ``planner(schedule, now + horizon)`` and commits its plan with
         a compare-and-set on the schedule's version: its ``next_fire_at`` and
-        ``last_fire_at`` change and its runs are inserted in one atomic step, or nothing
-        happens because another node committed first. Run ids are deterministic
-        (``<schedule>@<fire time>``) and inserting an existing id is a no-op, so one fire
-        yields one run however many nodes race.
+        ``last_fire_at`` change, its runs are inserted and the runs it supersedes are
+        skipped in one atomic step, or nothing happens because another node committed
+        first. Run ids are deterministic (``<schedule>@<fire time>``) and inserting an
+        existing id is a no-op, so one fire yields one run however many nodes race.
+
+        A schedule whose plan cannot be made (the planner raises) is paused with the
+        reason in its ``schedule.paused`` event; the rest of the batch fires.
 
         With ``claim``, the same atomic step then claims runs exactly as
-        :meth:`claim_runs` would (same order, same limits): a node that fires and works
-        saves a round trip between the fire and the start of its runs.
+        :meth:`claim_runs` would with this ``horizon`` (same order, same limits): a node
+        that fires and works saves a round trip between the fire and the start of its runs.
         """
+        if claim is not None and claim.limit <= 0:
+            claim = None
+        fired = await self._fire_due(limit=limit, planner=planner, horizon=horizon, claim=claim)
+        await self._woke("fire_due", claim, fired)
+        return fired
+
+    @abc.abstractmethod
+    async def _fire_due(
+        self, *, limit: int, planner: Planner, horizon: timedelta, claim: Claimant | None
+    ) -> Fired: ...
 
     # -- runs ------------------------------------------------------------------------
 
-    @abc.abstractmethod
     async def enqueue_run(self, run: Run) -> tuple[Run, bool]:
         """Insert a queued run unless its id exists. Atomic and idempotent.
 
         Returns the stored run and whether this call created it.
         """
+        result = await self._enqueue_run(run)
+        await self._woke("enqueue_run", run, result)
+        return result
 
     @abc.abstractmethod
-    async def claim_runs(
-        self, *, owner: str, limit: int, lease: timedelta, horizon: timedelta = timedelta(0)
-    ) -> list[Run]:
-        """Lease up to ``limit`` claimable runs to ``owner``. Atomic.
+    async def _enqueue_run(self, run: Run) -> tuple[Run, bool]: ...
 
-        Claimable: state queued or retrying, due at or before now + ``horizon``, fewer running
-        runs of the same schedule than the run's ``policy.max_concurrent``. Order:
-        priority (highest first), then due time. Each claimed run becomes running with
-        a fresh ``lease_token``, ``lease_expires_at = now + lease`` and ``started_at`` the
-        later of now and its due time.
+    async def claim_runs(self, request: ClaimRequest) -> list[Run]:
+        """Lease up to ``request.limit`` claimable runs to ``request.owner``. Atomic.
+
+        Claimable: state queued or retrying, due at or before now + ``horizon``, of one of
+        the request's ``types`` (when given), fewer running runs of the same schedule than
+        the run's ``policy.max_concurrent``. Order: priority (highest first), then due
+        time. Each claimed run becomes running with a fresh ``lease_token``,
+        ``lease_expires_at = now + lease`` and ``started_at`` the later of now and its
+        due time.
         """
+        if request.limit <= 0 or request.types == frozenset():
+            return []
+        return await self._claim_runs(request)
+
+    @abc.abstractmethod
+    async def _claim_runs(self, request: ClaimRequest) -> list[Run]: ...
 
     @abc.abstractmethod
     async def next_due_run_time(self) -> datetime | None:
@@ -282,30 +350,51 @@ class Store(abc.ABC):
         from ``kept``: its lease was lost and another node may own it.
         """
 
-    @abc.abstractmethod
     async def complete_runs(self, completions: Sequence[Completion]) -> list[bool]:
         """Record the outcome of attempts; each only if its lease token still matches.
 
         Atomic per completion. A stale token (the lease expired and the run was requeued
-        or taken by another node) changes nothing and yields False. ``retrying`` sets
-        attempt + 1 and due time now + ``retry_delay``; ``stop_schedule`` also removes
-        the run's schedule and cancels its other queued runs.
+        or taken by another node) changes nothing and yields False; a completion already
+        recorded with the same token yields True again, so a caller may repeat a call
+        whose answer it did not get. ``retrying`` sets attempt + 1 and due time now +
+        ``retry_delay``; ``stop_schedule`` also removes the run's schedule and cancels its
+        other queued runs.
         """
+        if not completions:
+            return []
+        results = await self._complete_runs(completions)
+        await self._woke("complete_runs", completions, results)
+        return results
 
     @abc.abstractmethod
+    async def _complete_runs(self, completions: Sequence[Completion]) -> list[bool]: ...
+
     async def release_runs(self, *, owner: str, tokens: Mapping[str, str]) -> int:
         """Put leased runs back in the queue unchanged (a node shutting down). Atomic per run."""
+        if not tokens:
+            return 0
+        count = await self._release_runs(owner=owner, tokens=tokens)
+        await self._woke("release_runs", tokens, count)
+        return count
 
     @abc.abstractmethod
+    async def _release_runs(self, *, owner: str, tokens: Mapping[str, str]) -> int: ...
+
     async def reap_expired(self, *, limit: int = 1000) -> list[Run]:
         """Requeue running runs whose lease expired. Atomic per run.
 
-        A run with attempts left is queued again with attempt + 1, due now; a run on
-        its last attempt becomes dead with a ``LeaseExpired`` error. Returns the runs
-        as they were after the change.
+        A lost lease does not spend the job's attempts: while the run has lost fewer
+        leases than ``policy.retry.max_lease_losses`` it is queued again, due now, with
+        attempt + 1 and lease_losses + 1; after that it becomes dead with a
+        ``LeaseExpired`` error that says so. Returns the runs as they were after the change.
         """
+        reaped = await self._reap_expired(limit=limit)
+        await self._woke("reap_expired", limit, reaped)
+        return reaped
 
     @abc.abstractmethod
+    async def _reap_expired(self, *, limit: int) -> list[Run]: ...
+
     async def cancel_run(self, run_id: str, *, reason: str) -> Run | None:
         """Cancel a run. Atomic.
 
@@ -313,15 +402,24 @@ class Store(abc.ABC):
         ``cancel_requested`` and its lease holder learns it at the next lease extension.
         A finished run is returned unchanged. ``None`` if no such run.
         """
+        return await self._cancel_run(run_id, reason=reason)
 
     @abc.abstractmethod
+    async def _cancel_run(self, run_id: str, *, reason: str) -> Run | None: ...
+
     async def retry_run(self, run_id: str, *, reason: str) -> Run | None:
-        """Give a run that ended failed, dead or cancelled one more attempt. Atomic.
+        """Give a run that ended failed, dead, cancelled or skipped one more attempt. Atomic.
 
         The run keeps its id and becomes queued, due now, with attempt + 1, no error and
         ``note`` set to ``reason``. A run in any other state is returned unchanged (so a
         repeated request does nothing more). ``None`` if no such run.
         """
+        run = await self._retry_run(run_id, reason=reason)
+        await self._woke("retry_run", run_id, run)
+        return run
+
+    @abc.abstractmethod
+    async def _retry_run(self, run_id: str, *, reason: str) -> Run | None: ...
 
     @abc.abstractmethod
     async def get_run(self, run_id: str) -> Run | None:
@@ -384,11 +482,29 @@ class Store(abc.ABC):
     async def prune_events(self, *, keep: int) -> int:
         """Drop all but the newest ``keep`` events. Returns how many were dropped."""
 
-    @abc.abstractmethod
+    # -- wake-ups --------------------------------------------------------------------
+
+    async def _woke(self, verb: str, request: Any, result: Any) -> None:
+        """Wake the loops that :data:`WAKES` names for what ``verb`` just changed: in this
+        process at once, in others through the backend's :meth:`_announce`."""
+        topics = tuple(w.topic for w in WAKES[verb] if w.when(request, result))
+        if topics:
+            self._signal.bump(*topics)
+            await self._announce(topics)
+
+    async def _announce(self, topics: tuple[Topic, ...]) -> None:
+        """Tell other processes sharing the store which topics changed.
+
+        A store that sees other processes' writes by itself (SQLite's data version) or has
+        no other processes (memory) has nothing to do. Best effort: a missed notice costs a
+        sleeper at most its ``max_idle``, never a change.
+        """
+        return None
+
     def change_marker(self) -> Marker:
         """Counters of the changes this store object has seen; read them before looking."""
+        return self._signal.marker()
 
-    @abc.abstractmethod
     async def wait_for_change(
         self,
         max_wait: float,
@@ -404,3 +520,86 @@ class Store(abc.ABC):
         was read returns at once, so a caller that looked at the store and then sleeps
         cannot miss a change that landed in between.
         """
+        return await self._signal.wait(max_wait, topics, since)
+
+    @staticmethod
+    def holds(run: Run | None, token: str) -> bool:
+        """The lease-token check: whether ``token`` is the live lease of ``run``. Every
+        write by a lease holder (extend, complete, release) is guarded by it."""
+        return run is not None and run.state is RunState.RUNNING and run.lease_token == token
+
+    @staticmethod
+    def recorded(run: Run | None, token: str) -> bool:
+        """Whether the completion by ``token`` is already written: a finished (or
+        retrying) run keeps its last lease's token until it is queued or claimed again, so
+        that a completion repeated because its answer was lost is answered True again."""
+        return (
+            run is not None
+            and run.state is not RunState.RUNNING
+            and bool(token)
+            and run.lease_token == token
+        )
+
+
+def _always(_request: Any, _result: Any) -> bool:
+    return True
+
+
+def _ok_retrying(completions: Sequence[Completion], results: Sequence[bool]) -> bool:
+    return any(
+        ok and c.outcome.state is RunState.RETRYING
+        for c, ok in zip(completions, results, strict=True)
+    )
+
+
+def _ok_stopping(completions: Sequence[Completion], results: Sequence[bool]) -> bool:
+    return any(
+        ok and c.outcome.stop_schedule is not None
+        for c, ok in zip(completions, results, strict=True)
+    )
+
+
+@dataclass(frozen=True)
+class Wake:
+    """One row of the wake-up table: after ``verb``, wake the loops sleeping on
+    ``topic`` when ``when(request, result)`` holds."""
+
+    topic: Topic
+    why: str
+    when: Callable[[Any, Any], bool] = _always
+
+
+#: Which loops each state-changing verb wakes, and when. Applied by :class:`Store` for
+#: every backend; the contract suite checks each row in this process and in another.
+WAKES: Mapping[str, tuple[Wake, ...]] = {
+    "add_schedules": (Wake("schedules", "a new or replaced schedule may fire sooner"),),
+    "remove_schedule": (Wake("schedules", "the next fire may be later", lambda _, r: r),),
+    "set_schedule_state": (
+        Wake("schedules", "a resumed schedule fires again", lambda _, r: r is not None),
+    ),
+    "fire_due": (
+        Wake(
+            "queue",
+            "new runs wait for a worker",
+            lambda _, fired: len(fired.created) > len(fired.claimed),
+        ),
+    ),
+    "enqueue_run": (Wake("queue", "a run waits for a worker", lambda _, r: r[1]),),
+    "complete_runs": (
+        Wake("done", "a concurrency slot is free", lambda _, results: any(results)),
+        Wake("queue", "a retry is due later: sleepers must recompute", _ok_retrying),
+        Wake("schedules", "a job ended its schedule", _ok_stopping),
+    ),
+    "release_runs": (Wake("queue", "released runs wait for a worker", lambda _, n: n > 0),),
+    "reap_expired": (
+        Wake("queue", "reaped runs wait for a worker", lambda _, runs: bool(runs)),
+        Wake("done", "a concurrency slot is free", lambda _, runs: bool(runs)),
+    ),
+    "retry_run": (
+        Wake(
+            "queue",
+            "a retried run waits for a worker",
+            lambda _, run: run is not None and run.state is RunState.QUEUED,
+        ),
+    ),
+}

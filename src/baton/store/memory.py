@@ -15,8 +15,8 @@ from baton import events
 from baton.errors import ScheduleExistsError
 from baton.model import Event, NodeInfo, Page, Run, RunState, Schedule, ScheduleState, utcnow
 from baton.store import _logic
-from baton.store._signal import ChangeSignal, Signalled
 from baton.store.base import (
+    Claimant,
     ClaimRequest,
     Completion,
     Fired,
@@ -29,10 +29,11 @@ from baton.store.base import (
 )
 
 
-class MemoryStore(Signalled, Store):
+class MemoryStore(Store):
     """Keeps everything in dicts. ``clock`` may be replaced to test time-dependent code."""
 
     def __init__(self, *, clock: Callable[[], datetime] = utcnow) -> None:
+        super().__init__()
         self._clock = clock
         self._lock = asyncio.Lock()
         self._schedules: dict[str, Schedule] = {}
@@ -43,7 +44,6 @@ class MemoryStore(Signalled, Store):
         self._event_seq = 0
         self._nodes: dict[str, NodeInfo] = {}
         self._cursors: dict[str, str] = {}
-        self._signal = ChangeSignal()
 
     async def open(self) -> None:
         return None
@@ -74,8 +74,8 @@ class MemoryStore(Signalled, Store):
 
     # -- schedules ---------------------------------------------------------------------
 
-    async def add_schedules(
-        self, schedules: Sequence[Schedule], *, replace: bool = False
+    async def _add_schedules(
+        self, schedules: Sequence[Schedule], *, replace: bool
     ) -> list[Schedule]:
         async with self._lock:
             if not replace:
@@ -90,7 +90,6 @@ class MemoryStore(Signalled, Store):
                 kind = events.SCHEDULE_REPLACED if old else events.SCHEDULE_ADDED
                 self._emit(kind, schedule.id, {"type": schedule.type})
                 stored.append(new)
-            self._signal.bump("schedules")
             return stored
 
     async def get_schedule(self, schedule_id: str) -> Schedule | None:
@@ -112,16 +111,15 @@ class MemoryStore(Signalled, Store):
         more = len(found) > limit
         return Page[Schedule](items=items, next_cursor=items[-1].id if more else None)
 
-    async def remove_schedule(self, schedule_id: str, *, reason: str) -> bool:
+    async def _remove_schedule(self, schedule_id: str, *, reason: str) -> bool:
         async with self._lock:
             removed = self._schedules.pop(schedule_id, None)
             if removed is None:
                 return False
             self._emit(events.SCHEDULE_REMOVED, schedule_id, {"reason": reason})
-            self._signal.bump("schedules")
             return True
 
-    async def set_schedule_state(
+    async def _set_schedule_state(
         self, schedule_id: str, state: ScheduleState, *, next_fire_at: datetime | None
     ) -> Schedule | None:
         async with self._lock:
@@ -141,7 +139,6 @@ class MemoryStore(Signalled, Store):
                 events.SCHEDULE_PAUSED if state is ScheduleState.PAUSED else events.SCHEDULE_RESUMED
             )
             self._emit(kind, schedule_id, {})
-            self._signal.bump("schedules")
             return new
 
     async def next_fire_time(self) -> datetime | None:
@@ -152,13 +149,8 @@ class MemoryStore(Signalled, Store):
         ]
         return min(times, default=None)
 
-    async def fire_due(
-        self,
-        *,
-        limit: int,
-        planner: Planner,
-        claim: ClaimRequest | None = None,
-        horizon: timedelta = timedelta(0),
+    async def _fire_due(
+        self, *, limit: int, planner: Planner, horizon: timedelta, claim: Claimant | None
     ) -> Fired:
         async with self._lock:
             now = self._clock()
@@ -183,49 +175,53 @@ class MemoryStore(Signalled, Store):
             created = [run for run in batch.runs if run.id not in self._runs]
             for run in created:
                 self._put_run(run)
-            claimed = self._claim(claim) if claim else []
-            if len(created) > len(claimed):  # some wait for a worker
-                self._signal.bump("queue")
+            for old_id, new_id in batch.supersede:
+                old = self._runs.get(old_id)
+                skipped = old and _logic.superseded(old, new_id, now)
+                if skipped:
+                    self._put_run(skipped)
+            claimed = self._claim(claim, until) if claim else []
             return Fired(created=created, claimed=claimed)
 
     # -- runs --------------------------------------------------------------------------
 
-    async def enqueue_run(self, run: Run) -> tuple[Run, bool]:
+    async def _enqueue_run(self, run: Run) -> tuple[Run, bool]:
         async with self._lock:
             existing = self._runs.get(run.id)
             if existing is not None:
                 return existing, False
             self._put_run(run)
-            self._signal.bump("queue")
             return run, True
 
-    async def claim_runs(
-        self, *, owner: str, limit: int, lease: timedelta, horizon: timedelta = timedelta(0)
-    ) -> list[Run]:
+    async def _claim_runs(self, request: ClaimRequest) -> list[Run]:
         async with self._lock:
-            return self._claim(ClaimRequest(owner=owner, limit=limit, lease=lease, horizon=horizon))
+            return self._claim(request, self._clock() + request.horizon)
 
-    def _claim(self, request: ClaimRequest) -> list[Run]:
+    def _claim(self, who: Claimant, until: datetime) -> list[Run]:
         now = self._clock()
-        until = now + request.horizon
-        owner, limit, lease = request.owner, request.limit, request.lease
         running: dict[str | None, int] = {}
         for run in self._runs.values():
             if run.state is RunState.RUNNING:
                 running[run.schedule_id] = running.get(run.schedule_id, 0) + 1
         candidates = sorted(
-            (r for r in self._runs.values() if r.state.claimable and r.due_at <= until),
+            (
+                r
+                for r in self._runs.values()
+                if r.state.claimable
+                and r.due_at <= until
+                and (who.types is None or r.type in who.types)
+            ),
             key=lambda r: (-r.policy.priority, r.due_at, self._run_seq[r.id]),
         )
         claimed: list[Run] = []
         for run in candidates:
-            if len(claimed) >= limit:
+            if len(claimed) >= who.limit:
                 break
             if run.schedule_id is not None:
                 if running.get(run.schedule_id, 0) >= run.policy.max_concurrent:
                     continue
                 running[run.schedule_id] = running.get(run.schedule_id, 0) + 1
-            new = _logic.claimed(run, owner=owner, lease=lease, now=now)
+            new = _logic.claimed(run, owner=who.owner, lease=who.lease, now=now)
             self._put_run(new)
             claimed.append(new)
         return claimed
@@ -241,7 +237,7 @@ class MemoryStore(Signalled, Store):
             kept, cancel = set(), set()
             for run_id, token in tokens.items():
                 run = self._runs.get(run_id)
-                if run is None or run.lease_token != token or run.state is not RunState.RUNNING:
+                if run is None or not self.holds(run, token):
                     continue
                 self._runs[run_id] = run.model_copy(update={"lease_expires_at": now + lease})
                 kept.add(run_id)
@@ -249,28 +245,20 @@ class MemoryStore(Signalled, Store):
                     cancel.add(run_id)
             return LeaseStatus(kept=frozenset(kept), cancel_requested=frozenset(cancel))
 
-    async def complete_runs(self, completions: Sequence[Completion]) -> list[bool]:
+    async def _complete_runs(self, completions: Sequence[Completion]) -> list[bool]:
         async with self._lock:
             now = self._clock()
             results = []
             for completion in completions:
                 run = self._runs.get(completion.run_id)
-                ok = (
-                    run is not None
-                    and run.state is RunState.RUNNING
-                    and run.lease_token == completion.lease_token
-                )
-                results.append(ok)
-                if not ok:
+                ok = self.holds(run, completion.lease_token)
+                results.append(ok or self.recorded(run, completion.lease_token))
+                if not ok or run is None:
                     continue
-                assert run is not None
                 self._put_run(_logic.completed(run, completion, now))
-                if completion.stop_schedule is not None and run.schedule_id is not None:
-                    self._stop_schedule(run.schedule_id, completion.stop_schedule, now)
-                    self._signal.bump("schedules")
-            self._signal.bump("done")
-            if any(c.state is RunState.RETRYING for c in completions):
-                self._signal.bump("queue")  # a retry is due later: sleepers must recompute
+                stop = completion.outcome.stop_schedule
+                if stop is not None and run.schedule_id is not None:
+                    self._stop_schedule(run.schedule_id, stop, now)
             return results
 
     def _stop_schedule(self, schedule_id: str, reason: str, now: datetime) -> None:
@@ -280,19 +268,18 @@ class MemoryStore(Signalled, Store):
             if run.schedule_id == schedule_id and run.state.claimable:
                 self._put_run(_logic.cancelled(run, f"schedule stopped: {reason}", now))
 
-    async def release_runs(self, *, owner: str, tokens: Mapping[str, str]) -> int:
+    async def _release_runs(self, *, owner: str, tokens: Mapping[str, str]) -> int:
         async with self._lock:
             count = 0
             for run_id, token in tokens.items():
                 run = self._runs.get(run_id)
-                if run is not None and run.state is RunState.RUNNING and run.lease_token == token:
+                if run is not None and self.holds(run, token):
                     self._runs[run_id] = _logic.released(run)
                     self._emit(events.RUN_RELEASED, run_id, {"node": owner})
                     count += 1
-            self._signal.bump("queue")
             return count
 
-    async def reap_expired(self, *, limit: int = 1000) -> list[Run]:
+    async def _reap_expired(self, *, limit: int) -> list[Run]:
         async with self._lock:
             now = self._clock()
             expired = [
@@ -307,11 +294,9 @@ class MemoryStore(Signalled, Store):
                 new = _logic.reaped(run, now)
                 self._put_run(new)
                 result.append(new)
-            if result:
-                self._signal.bump("queue", "done")
             return result
 
-    async def cancel_run(self, run_id: str, *, reason: str) -> Run | None:
+    async def _cancel_run(self, run_id: str, *, reason: str) -> Run | None:
         async with self._lock:
             run = self._runs.get(run_id)
             if run is None:
@@ -324,7 +309,7 @@ class MemoryStore(Signalled, Store):
                     self._runs[run_id] = new
             return new
 
-    async def retry_run(self, run_id: str, *, reason: str) -> Run | None:
+    async def _retry_run(self, run_id: str, *, reason: str) -> Run | None:
         async with self._lock:
             run = self._runs.get(run_id)
             if run is None:
@@ -332,7 +317,6 @@ class MemoryStore(Signalled, Store):
             new = _logic.retried(run, reason, self._clock())
             if new is not run:
                 self._put_run(new)
-                self._signal.bump("queue")
             return new
 
     async def get_run(self, run_id: str) -> Run | None:

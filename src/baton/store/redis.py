@@ -18,7 +18,7 @@ Keys, under a prefix (default ``baton:``)::
     ev            STREAM the event log, bounded (MAXLEN ~)
     cursors       HASH   reader name -> the last event id it handled (event-started jobs)
     nodes, hb     HASH   node name -> node JSON, -> last heartbeat (us)
-    wake          pub/sub channel: topics of changes, for other nodes' wake-ups
+    wake          pub/sub channel: "<topic>,<topic> <origin>" after a change (see WAKES)
 
 The scripts live in ``lua/``; each is the shared ``_prelude.lua`` followed by its body,
 loaded with SCRIPT LOAD and called with EVALSHA (re-loaded after NOSCRIPT). Every
@@ -56,6 +56,7 @@ from baton.model import (
     NodeInfo,
     Page,
     Run,
+    RunError,
     RunState,
     Schedule,
     ScheduleState,
@@ -63,8 +64,9 @@ from baton.model import (
 from baton.store import _logic, _redis_check
 from baton.store import _redis_codec as codec
 from baton.store._redis_conveyor import ScriptConveyor
-from baton.store._signal import TOPICS, ChangeSignal, Signalled
+from baton.store._signal import TOPICS, Topic
 from baton.store.base import (
+    Claimant,
     ClaimRequest,
     Completion,
     Fired,
@@ -80,10 +82,8 @@ from baton.store.base import (
 try:
     import redis.asyncio as aioredis
     from redis.asyncio.retry import Retry
-    from redis.backoff import ExponentialBackoff
-    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.backoff import NoBackoff
     from redis.exceptions import RedisError
-    from redis.exceptions import TimeoutError as RedisTimeoutError
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ConfigurationError("the Redis store needs redis-py: pip install 'baton[redis]'") from exc
 
@@ -121,7 +121,7 @@ _STREAM_ID = re.compile(r"\d{1,20}(-\d{1,20})?")
 _UNFINISHED = frozenset({RunState.QUEUED, RunState.RUNNING, RunState.RETRYING})
 
 
-class RedisStore(Signalled, Store):
+class RedisStore(Store):
     """A store in one Redis database, shared by any number of nodes on any hosts."""
 
     def __init__(
@@ -134,13 +134,13 @@ class RedisStore(Signalled, Store):
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         """``clock`` is for tests only: it replaces Redis ``TIME`` in every script."""
+        super().__init__()
         self.url, self.prefix = _split_prefix(url, prefix)
         self._clock = clock
         self.max_events = max_events
         self._socket_timeout = socket_timeout
         self._redis: aioredis.Redis | None = None
         self._scripts: dict[str, Any] = {}
-        self._signal = ChangeSignal()
         self._listener: asyncio.Task[None] | None = None
         self._origin = secrets.token_hex(6)
         self._closing = False
@@ -156,8 +156,10 @@ class RedisStore(Signalled, Store):
             decode_responses=True,
             socket_timeout=self._socket_timeout,
             socket_connect_timeout=self._socket_timeout,
-            retry=Retry(ExponentialBackoff(cap=2.0, base=0.05), retries=8),
-            retry_on_error=[RedisConnectionError, RedisTimeoutError, ConnectionError],
+            # Never resend a command by itself: a script whose answer timed out may still
+            # run when Redis resumes, and a blind resend would claim or fire twice. Each
+            # caller retries in its own way (a node keeps its outcomes and tries again).
+            retry=Retry(NoBackoff(), 0),
             health_check_interval=15,
         )
         try:
@@ -215,7 +217,7 @@ class RedisStore(Signalled, Store):
     def _args(self, *args: Any) -> list[Any]:
         """A script's arguments behind the ones every script reads (see _prelude.lua)."""
         override = codec.us(self._clock()) if self._clock else ""
-        return [self.prefix, self.max_events, override, self._origin, *args]
+        return [self.prefix, self.max_events, override, "", *args]
 
     def _failed(self, exc: BaseException) -> StoreError:
         if isinstance(exc, RedisError):
@@ -264,9 +266,9 @@ class RedisStore(Signalled, Store):
                     message = await pubsub.get_message(timeout=0.25)
                     if message is None:
                         continue
-                    topic, _, origin = str(message.get("data", "")).partition(" ")
-                    if topic in TOPICS and origin != self._origin:
-                        self._signal.bump(topic)
+                    topics, _, origin = str(message.get("data", "")).partition(" ")
+                    if origin != self._origin:
+                        self._signal.bump(*(t for t in topics.split(",") if t in TOPICS))
             except (RedisError, OSError) as exc:
                 log.warning("lost the Redis wake-up channel (%s); retrying in %.1fs", exc, delay)
                 await asyncio.sleep(delay)
@@ -274,6 +276,12 @@ class RedisStore(Signalled, Store):
             finally:
                 with suppress(Exception):
                     await pubsub.aclose()
+
+    async def _announce(self, topics: tuple[Topic, ...]) -> None:
+        try:
+            await self.r.publish(self.prefix + "wake", f"{','.join(topics)} {self._origin}")
+        except (RedisError, OSError) as exc:
+            log.debug("could not announce a change (%s); other nodes catch up on their own", exc)
 
     # -- records -----------------------------------------------------------------------
 
@@ -319,8 +327,8 @@ class RedisStore(Signalled, Store):
 
     # -- schedules -----------------------------------------------------------------------
 
-    async def add_schedules(
-        self, schedules: Sequence[Schedule], *, replace: bool = False
+    async def _add_schedules(
+        self, schedules: Sequence[Schedule], *, replace: bool
     ) -> list[Schedule]:
         """One script for a small add; a larger one is written in chunks on one connection,
         two scripts queued in Redis while this process encodes the next chunk.
@@ -333,9 +341,7 @@ class RedisStore(Signalled, Store):
         """
         if len(schedules) <= _PUT_CHUNK:
             reply = await self._script("put_schedules", *self._put_args(schedules, "", replace))
-            added = self._put_result(schedules, reply)
-            self._signal.bump("schedules")
-            return added
+            return self._put_result(schedules, reply)
         nonce = secrets.token_hex(8)
         refusal: str | None = None
         replies: list[Any] = []
@@ -361,8 +367,6 @@ class RedisStore(Signalled, Store):
             refusal = refusal or self._refusal(reply)
             if refusal is None:
                 stored += self._put_result(schedules[start : start + _PUT_CHUNK], reply)
-        if stored:
-            self._signal.bump("schedules")
         if refusal is not None:
             raise ScheduleExistsError(refusal)
         return stored
@@ -439,13 +443,10 @@ class RedisStore(Signalled, Store):
         more = len(items) > limit
         return Page[Schedule](items=page, next_cursor=page[-1].id if more else None)
 
-    async def remove_schedule(self, schedule_id: str, *, reason: str) -> bool:
-        removed = await self._script("remove_schedule", schedule_id, reason)
-        if removed:
-            self._signal.bump("schedules")
-        return bool(removed)
+    async def _remove_schedule(self, schedule_id: str, *, reason: str) -> bool:
+        return bool(await self._script("remove_schedule", schedule_id, reason))
 
-    async def set_schedule_state(
+    async def _set_schedule_state(
         self, schedule_id: str, state: ScheduleState, *, next_fire_at: datetime | None
     ) -> Schedule | None:
         for _ in range(100):
@@ -462,7 +463,6 @@ class RedisStore(Signalled, Store):
             )
             kind = "schedule.paused" if state is ScheduleState.PAUSED else "schedule.resumed"
             if await self._put(new, old.version, kind, "{}") == "ok":
-                self._signal.bump("schedules")
                 return await self.get_schedule(schedule_id)
         raise StoreError(f"schedule {schedule_id!r} kept changing while it was written")
 
@@ -470,13 +470,8 @@ class RedisStore(Signalled, Store):
         first = await self._call(self.r.zrange(self.prefix + "due", 0, 0, withscores=True))
         return codec.dt(first[0][1]) if first else None
 
-    async def fire_due(
-        self,
-        *,
-        limit: int,
-        planner: Planner,
-        claim: ClaimRequest | None = None,
-        horizon: timedelta = timedelta(0),
+    async def _fire_due(
+        self, *, limit: int, planner: Planner, horizon: timedelta, claim: Claimant | None
     ) -> Fired:
         """Plan the due schedules in chunks and commit each chunk as soon as it is planned.
 
@@ -497,10 +492,7 @@ class RedisStore(Signalled, Store):
                 outcomes = await conveyor.replies()
         except (RedisError, OSError) as exc:
             raise self._failed(exc) from exc
-        fired = self._fired(outcomes, runs_by_id)
-        if len(fired.created) > len(fired.claimed):
-            self._signal.bump("queue")
-        return fired
+        return self._fired(outcomes, runs_by_id)
 
     async def _send_fires(
         self,
@@ -509,7 +501,7 @@ class RedisStore(Signalled, Store):
         planner: Planner,
         now: datetime,
         horizon: timedelta,
-        claim: ClaimRequest | None,
+        claim: Claimant | None,
         runs_by_id: dict[str, Run],
     ) -> None:
         """Plan the due rows a chunk at a time and send each chunk's fire script at once;
@@ -530,7 +522,8 @@ class RedisStore(Signalled, Store):
                     claim.owner,
                     take,
                     _micros(claim.lease),
-                    _micros(claim.horizon),
+                    _micros(horizon),
+                    _types_arg(claim),
                     *_lease_tokens(take),
                 ]
                 free -= len(made)
@@ -569,40 +562,38 @@ class RedisStore(Signalled, Store):
             except (StoreError, ValueError, LookupError) as exc:
                 plans.append(_set_aside(sid, state, now, exc))
                 continue
-            plan = planner(schedule, until)
-            runs = _logic.runs_from_plan(schedule, plan, now)
-            runs_by_id.update((r.id, r) for r in runs)
-            mut = ""  # the trigger is done: the script removes the schedule
-            if plan.next_fire_at is not None:
-                mut = codec.encode_state(_logic.fired_schedule(schedule, plan, now))
+            one = _logic.plan_one(schedule, planner, now, until)
+            runs_by_id.update((r.id, r) for r in one.runs)
+            fired = one.fired
             plans.append(
                 {
                     "id": sid,
-                    "v": schedule.version,
-                    "mut": mut,
-                    "next": codec.us(plan.next_fire_at),
-                    "runs": [[r.id, *codec.run_fields(r)] for r in runs],
-                    "skipped": _logic.misfire_event(schedule, plan),
+                    "v": one.version,
+                    "mut": "" if fired is None else codec.encode_state(fired),
+                    "next": codec.us(fired.next_fire_at) if fired is not None else "",
+                    "runs": [[r.id, *codec.run_fields(r)] for r in one.runs],
+                    "ev": [[kind, data] for kind, _, data in one.notes],
+                    "sup": one.supersede,
                 }
             )
         return plans, runs_by_id
 
     # -- runs ----------------------------------------------------------------------------
 
-    async def enqueue_run(self, run: Run) -> tuple[Run, bool]:
+    async def _enqueue_run(self, run: Run) -> tuple[Run, bool]:
         made, flat = await self._script("enqueue", run.id, *codec.run_fields(run))
-        if made:
-            self._signal.bump("queue")
         return codec.decode_run(codec.flat_to_dict(flat)), bool(made)
 
-    async def claim_runs(
-        self, *, owner: str, limit: int, lease: timedelta, horizon: timedelta = timedelta(0)
-    ) -> list[Run]:
-        if limit <= 0:
-            return []
-        tokens = _lease_tokens(limit)
+    async def _claim_runs(self, request: ClaimRequest) -> list[Run]:
+        tokens = _lease_tokens(request.limit)
         replies = await self._script(
-            "claim", owner, limit, _micros(lease), _micros(horizon), *tokens
+            "claim",
+            request.owner,
+            request.limit,
+            _micros(request.lease),
+            _micros(request.horizon),
+            _types_arg(request),
+            *tokens,
         )
         return self._runs_from_replies(replies)
 
@@ -624,50 +615,37 @@ class RedisStore(Signalled, Store):
         kept, cancel = await self._script("extend", _micros(lease), *pairs)
         return LeaseStatus(kept=frozenset(kept), cancel_requested=frozenset(cancel))
 
-    async def complete_runs(self, completions: Sequence[Completion]) -> list[bool]:
-        if not completions:
-            return []
+    async def _complete_runs(self, completions: Sequence[Completion]) -> list[bool]:
         items = [
             {
                 "id": c.run_id,
                 "tok": c.lease_token,
-                "st": c.state.value,
-                "err": c.error.model_dump_json() if c.error else "",
-                "note": c.note or "",
-                "delay": _micros(c.retry_delay),
-                "stop": c.stop_schedule if c.stop_schedule is not None else "",
+                "st": c.outcome.state.value,
+                "err": c.outcome.error.model_dump_json() if c.outcome.error else "",
+                "note": c.outcome.note or "",
+                "delay": _micros(c.outcome.retry_delay),
+                "stop": c.outcome.stop_schedule or "",
             }
             for c in completions
         ]
         results = await self._script("complete", codec.dumps(items))
-        self._signal.bump("done")
-        if any(c.state is RunState.RETRYING for c in completions):
-            self._signal.bump("queue")
-        if any(c.stop_schedule is not None for c in completions):
-            self._signal.bump("schedules")
         return [bool(r) for r in results]
 
-    async def release_runs(self, *, owner: str, tokens: Mapping[str, str]) -> int:
-        if not tokens:
-            return 0
+    async def _release_runs(self, *, owner: str, tokens: Mapping[str, str]) -> int:
         pairs = [item for pair in tokens.items() for item in pair]
-        count = int(await self._script("release", owner, *pairs))
-        if count:
-            self._signal.bump("queue")
-        return count
+        return int(await self._script("release", owner, *pairs))
 
-    async def reap_expired(self, *, limit: int = 1000) -> list[Run]:
-        replies = await self._script("reap", limit, _logic.LEASE_EXPIRED.model_dump_json())
-        reaped = self._runs_from_replies(replies)
-        if reaped:
-            self._signal.bump("queue", "done")
-        return reaped
+    async def _reap_expired(self, *, limit: int) -> list[Run]:
+        replies = await self._script(
+            "reap", limit, _logic.LEASE_EXPIRED.model_dump_json(), _LEASE_BUDGET_SPENT
+        )
+        return self._runs_from_replies(replies)
 
-    async def cancel_run(self, run_id: str, *, reason: str) -> Run | None:
+    async def _cancel_run(self, run_id: str, *, reason: str) -> Run | None:
         flat = await self._script("cancel", run_id, reason)
         return codec.decode_run(codec.flat_to_dict(flat)) if flat else None
 
-    async def retry_run(self, run_id: str, *, reason: str) -> Run | None:
+    async def _retry_run(self, run_id: str, *, reason: str) -> Run | None:
         flat = await self._script("retry", run_id, reason)
         return codec.decode_run(codec.flat_to_dict(flat)) if flat else None
 
@@ -838,8 +816,20 @@ def _set_aside(sid: str, state: str, now: datetime, exc: Exception) -> dict[str,
         "mut": codec.with_version(state, version + 1),
         "next": codec.us(now + _SET_ASIDE),
         "runs": [],
-        "skipped": None,
+        "ev": [],
+        "sup": [],
     }
+
+
+def _types_arg(claim: Claimant) -> str:
+    """The job types a claim is limited to, as the scripts read them ('' = any)."""
+    return "" if claim.types is None else codec.dumps(sorted(claim.types))
+
+
+#: The error reap.lua writes on a run past its lease-loss budget (``%d``: its numbers).
+_LEASE_BUDGET_SPENT = RunError(
+    type="LeaseExpired", message=_logic.LEASE_BUDGET_SPENT
+).model_dump_json()
 
 
 def _lease_tokens(count: int) -> list[str]:

@@ -52,10 +52,11 @@ from baton import events as ev
 from baton.errors import ScheduleExistsError, StoreError, StoreVersionError
 from baton.model import Event, NodeInfo, Page, Run, RunState, Schedule, ScheduleState, utcnow
 from baton.store import _logic, _sql
-from baton.store._signal import TOPICS, ChangeSignal, Marker, Signalled, Topic
+from baton.store._signal import TOPICS, Marker, Topic
 from baton.store._sql import events, meta, nodes, runs, schedules, to_us
 from baton.store._sql import schedules as schedules_t
 from baton.store.base import (
+    Claimant,
     ClaimRequest,
     Completion,
     Fired,
@@ -88,6 +89,9 @@ _CLAIMABLE_PAGE = (
     .order_by(runs.c.priority.desc(), runs.c.due_at, runs.c.seq)
     .limit(bindparam("limit"))
     .offset(bindparam("offset"))
+)
+_CLAIMABLE_PAGE_OF_TYPES = _CLAIMABLE_PAGE.where(
+    runs.c.type.in_(bindparam("types", expanding=True))
 )
 _RUNNING_OF = (
     select(runs.c.schedule_id, func.count())
@@ -141,7 +145,7 @@ class _Lane:
             self._conn = None
 
 
-class SQLiteStore(Signalled, Store):
+class SQLiteStore(Store):
     """A store in one SQLite file. Several processes on one host may open the same file."""
 
     def __init__(
@@ -152,6 +156,7 @@ class SQLiteStore(Signalled, Store):
         busy_timeout: float = 30.0,
         watch_interval: float = 0.05,
     ) -> None:
+        super().__init__()
         self.path = Path(path)
         self._clock = clock
         self._busy_ms = int(busy_timeout * 1000)
@@ -159,7 +164,6 @@ class SQLiteStore(Signalled, Store):
         self._engine: Engine | None = None
         self._writer: _Lane | None = None
         self._reader: _Lane | None = None
-        self._signal = ChangeSignal()
         self._data_version: int | None = None
         self._watcher: asyncio.Task[None] | None = None
 
@@ -220,7 +224,8 @@ class SQLiteStore(Signalled, Store):
             r[0] for r in conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type='table'")
         }
         if meta.name in names:
-            self._check_version(conn)
+            if self._check_version(conn) < _sql.SCHEMA_VERSION:
+                _migrate(conn)
             _sql.cursors.create(conn, checkfirst=True)  # added after version 1: additive
             return
         foreign = sorted(n for n in names if not n.startswith("sqlite_"))
@@ -237,7 +242,7 @@ class SQLiteStore(Signalled, Store):
             ],
         )
 
-    def _check_version(self, conn: Connection) -> None:
+    def _check_version(self, conn: Connection) -> int:
         found = {key: value for key, value in conn.execute(select(meta.c.key, meta.c.value))}
         if found.get("schema") != "baton":
             raise StoreVersionError(f"{self.path} is not a baton store")
@@ -247,14 +252,11 @@ class SQLiteStore(Signalled, Store):
                 f"{self.path} was written by a newer baton (schema version {version}; "
                 f"this version reads up to {_sql.SCHEMA_VERSION}): upgrade baton"
             )
+        return version
 
-    async def _write(self, body: Callable[[Connection], T], *topics: Topic) -> T:
-        """Run ``body`` as one write transaction (BEGIN IMMEDIATE) on the write thread,
-        then wake this process's waiters on ``topics``."""
-        result = await self._run(self._lane(self._writer), body)
-        if topics:
-            self._signal.bump(*topics)
-        return result
+    async def _write(self, body: Callable[[Connection], T]) -> T:
+        """Run ``body`` as one write transaction (BEGIN IMMEDIATE) on the write thread."""
+        return await self._run(self._lane(self._writer), body)
 
     async def _read(self, body: Callable[[Connection], T]) -> T:
         """Run ``body`` in one read transaction on the read thread."""
@@ -325,8 +327,8 @@ class SQLiteStore(Signalled, Store):
 
     # -- schedules -----------------------------------------------------------------------
 
-    async def add_schedules(
-        self, schedules: Sequence[Schedule], *, replace: bool = False
+    async def _add_schedules(
+        self, schedules: Sequence[Schedule], *, replace: bool
     ) -> list[Schedule]:
         def body(conn: Connection) -> list[Schedule]:
             ids = [s.id for s in schedules]
@@ -358,7 +360,7 @@ class SQLiteStore(Signalled, Store):
             )
             return stored
 
-        return await self._write(body, "schedules")
+        return await self._write(body)
 
     async def get_schedule(self, schedule_id: str) -> Schedule | None:
         def body(conn: Connection) -> Schedule | None:
@@ -389,7 +391,7 @@ class SQLiteStore(Signalled, Store):
 
         return await self._read(body)
 
-    async def remove_schedule(self, schedule_id: str, *, reason: str) -> bool:
+    async def _remove_schedule(self, schedule_id: str, *, reason: str) -> bool:
         def body(conn: Connection) -> bool:
             result = conn.execute(delete(schedules).where(schedules.c.id == schedule_id))
             if result.rowcount == 0:
@@ -397,9 +399,9 @@ class SQLiteStore(Signalled, Store):
             self._emit(conn, [(ev.SCHEDULE_REMOVED, schedule_id, {"reason": reason})])
             return True
 
-        return await self._write(body, "schedules")
+        return await self._write(body)
 
-    async def set_schedule_state(
+    async def _set_schedule_state(
         self, schedule_id: str, state: ScheduleState, *, next_fire_at: datetime | None
     ) -> Schedule | None:
         def body(conn: Connection) -> Schedule | None:
@@ -421,18 +423,13 @@ class SQLiteStore(Signalled, Store):
             row = conn.execute(select(schedules).where(schedules.c.id == schedule_id)).one()
             return _sql.schedule_from_row(row)
 
-        return await self._write(body, "schedules")
+        return await self._write(body)
 
     async def next_fire_time(self) -> datetime | None:
         return await self._read(lambda conn: _sql.from_us(conn.execute(_NEXT_FIRE).scalar()))
 
-    async def fire_due(
-        self,
-        *,
-        limit: int,
-        planner: Planner,
-        claim: ClaimRequest | None = None,
-        horizon: timedelta = timedelta(0),
+    async def _fire_due(
+        self, *, limit: int, planner: Planner, horizon: timedelta, claim: Claimant | None
     ) -> Fired:
         def body(conn: Connection) -> Fired:
             now = self._clock()
@@ -441,13 +438,10 @@ class SQLiteStore(Signalled, Store):
             due = [_sql.schedule_from_row(r) for r in rows]
             created = self._commit_fires(conn, due, planner, now, until) if due else []
             known = {r.id: r for r in created}
-            claimed = self._claim(conn, claim, known) if claim else []
+            claimed = self._claim(conn, claim, until, known) if claim else []
             return Fired(created=created, claimed=claimed)
 
-        fired = await self._write(body)
-        if len(fired.created) > len(fired.claimed):  # some wait for a worker
-            self._signal.bump("queue")
-        return fired
+        return await self._write(body)
 
     def _commit_fires(
         self,
@@ -467,6 +461,7 @@ class SQLiteStore(Signalled, Store):
                     schedules.c.version == bindparam("b_version"),
                 )
                 .values(
+                    state=bindparam("b_state"),
                     next_fire_at=bindparam("b_next"),
                     last_fire_at=bindparam("b_last"),
                     version=bindparam("b_new_version"),
@@ -477,6 +472,7 @@ class SQLiteStore(Signalled, Store):
                         "b_id": s.id,
                         "b_version": s.version - 1,
                         "b_new_version": s.version,
+                        "b_state": s.state.value,
                         "b_next": to_us(s.next_fire_at),
                         "b_last": to_us(s.last_fire_at),
                     }
@@ -488,7 +484,20 @@ class SQLiteStore(Signalled, Store):
             conn.execute(delete(schedules).where(schedules.c.id.in_(chunk)))
         created = self._insert_new_runs(conn, batch.runs)
         self._emit(conn, batch.notes + [_run_event(r) for r in created])
+        self._supersede(conn, batch.supersede, now)
         return created
+
+    def _supersede(self, conn: Connection, pairs: list[tuple[str, str]], now: datetime) -> None:
+        """Skip the earlier fires that new ones replace (``coalesce``), if still waiting."""
+        if not pairs:
+            return
+        old = self._load_runs(conn, [old_id for old_id, _ in pairs])
+        skipped = [
+            done
+            for old_id, new_id in pairs
+            if old_id in old and (done := _logic.superseded(old[old_id], new_id, now))
+        ]
+        self._save_runs(conn, skipped)
 
     def _insert_new_runs(self, conn: Connection, candidates: list[Run]) -> list[Run]:
         if not candidates:
@@ -508,7 +517,7 @@ class SQLiteStore(Signalled, Store):
 
     # -- runs ------------------------------------------------------------------------------
 
-    async def enqueue_run(self, run: Run) -> tuple[Run, bool]:
+    async def _enqueue_run(self, run: Run) -> tuple[Run, bool]:
         def body(conn: Connection) -> tuple[Run, bool]:
             if self._insert_new_runs(conn, [run]):
                 self._emit(conn, [_run_event(run)])
@@ -516,29 +525,33 @@ class SQLiteStore(Signalled, Store):
             row = conn.execute(select(runs).where(runs.c.id == run.id)).one()
             return _sql.run_from_row(row), False
 
-        return await self._write(body, "queue")
+        return await self._write(body)
 
-    async def claim_runs(
-        self, *, owner: str, limit: int, lease: timedelta, horizon: timedelta = timedelta(0)
-    ) -> list[Run]:
-        if limit <= 0:
-            return []
-        request = ClaimRequest(owner=owner, limit=limit, lease=lease, horizon=horizon)
-        return await self._write(lambda conn: self._claim(conn, request))
+    async def _claim_runs(self, request: ClaimRequest) -> list[Run]:
+        return await self._write(
+            lambda conn: self._claim(conn, request, self._clock() + request.horizon)
+        )
 
     def _claim(
-        self, conn: Connection, request: ClaimRequest, known: Mapping[str, Run] | None = None
+        self,
+        conn: Connection,
+        who: Claimant,
+        until: datetime,
+        known: Mapping[str, Run] | None = None,
     ) -> list[Run]:
         """Claim in claim order; ``known`` holds runs already in memory (just fired)."""
-        if request.limit <= 0:
+        if who.limit <= 0:
             return []
         now = self._clock()
         picked: list[str] = []
         running: dict[str, int] = {}
-        offset, page = 0, request.limit * 2 + 8
-        while len(picked) < request.limit:
-            params = {"now": to_us(now + request.horizon), "limit": page, "offset": offset}
-            rows = conn.execute(_CLAIMABLE_PAGE, params).all()
+        offset, page = 0, who.limit * 2 + 8
+        query = _CLAIMABLE_PAGE if who.types is None else _CLAIMABLE_PAGE_OF_TYPES
+        while len(picked) < who.limit:
+            params: dict[str, Any] = {"now": to_us(until), "limit": page, "offset": offset}
+            if who.types is not None:
+                params["types"] = sorted(who.types)
+            rows = conn.execute(query, params).all()
             sids = {r.schedule_id for r in rows if r.schedule_id is not None} - running.keys()
             if sids:
                 running.update(dict.fromkeys(sids, 0))
@@ -546,7 +559,7 @@ class SQLiteStore(Signalled, Store):
                     (sid, n) for sid, n in conn.execute(_RUNNING_OF, {"sids": list(sids)})
                 )
             for row in rows:
-                if len(picked) >= request.limit:
+                if len(picked) >= who.limit:
                     break
                 sid = row.schedule_id
                 if sid is not None:
@@ -560,8 +573,7 @@ class SQLiteStore(Signalled, Store):
         found = dict(known or {})
         found.update(self._load_runs(conn, [rid for rid in picked if rid not in found]))
         chosen = [
-            _logic.claimed(found[rid], owner=request.owner, lease=request.lease, now=now)
-            for rid in picked
+            _logic.claimed(found[rid], owner=who.owner, lease=who.lease, now=now) for rid in picked
         ]
         self._save_runs(conn, chosen)
         return chosen
@@ -589,24 +601,12 @@ class SQLiteStore(Signalled, Store):
 
         return await self._write(body)
 
-    def _leased(self, conn: Connection, tokens: Mapping[str, str]) -> list[Any]:
-        """The running rows among ``tokens`` whose lease token still matches."""
-        found: list[Any] = []
-        ids = list(tokens)
-        for start in range(0, len(ids), _CHUNK):
-            query = select(runs.c.id, runs.c.lease_token, runs.c.cancel_requested).where(
-                runs.c.id.in_(ids[start : start + _CHUNK]),
-                runs.c.state == RunState.RUNNING.value,
-            )
-            found.extend(r for r in conn.execute(query).all() if tokens[r.id] == r.lease_token)
-        return found
+    def _leased(self, conn: Connection, tokens: Mapping[str, str]) -> list[Run]:
+        """The runs among ``tokens`` whose lease the token still holds."""
+        found = self._load_runs(conn, list(tokens))
+        return [run for rid, run in found.items() if self.holds(run, tokens[rid])]
 
-    async def complete_runs(self, completions: Sequence[Completion]) -> list[bool]:
-        if not completions:
-            return []
-
-        stopped: list[str] = []
-
+    async def _complete_runs(self, completions: Sequence[Completion]) -> list[bool]:
         def body(conn: Connection) -> list[bool]:
             now = self._clock()
             current = self._load_runs(conn, [c.run_id for c in completions])
@@ -615,31 +615,22 @@ class SQLiteStore(Signalled, Store):
             stops: list[tuple[str, str]] = []
             for completion in completions:
                 run = current.get(completion.run_id)
-                ok = (
-                    run is not None
-                    and run.state is RunState.RUNNING
-                    and run.lease_token == completion.lease_token
-                )
-                results.append(ok)
+                ok = self.holds(run, completion.lease_token)
+                results.append(ok or self.recorded(run, completion.lease_token))
                 if not ok or run is None:
                     continue
                 done = _logic.completed(run, completion, now)
                 current[run.id] = done
                 changed.append(done)
-                if completion.stop_schedule is not None and run.schedule_id:
-                    stops.append((run.schedule_id, completion.stop_schedule))
+                stop = completion.outcome.stop_schedule
+                if stop is not None and run.schedule_id:
+                    stops.append((run.schedule_id, stop))
             self._save_runs(conn, changed)
             for schedule_id, reason in stops:
                 self._stop_schedule(conn, schedule_id, reason, now)
-                stopped.append(schedule_id)
             return results
 
-        results = await self._write(body, "done")
-        if any(c.state is RunState.RETRYING for c in completions):
-            self._signal.bump("queue")  # a retry is due later: sleepers must recompute
-        if stopped:
-            self._signal.bump("schedules")
-        return results
+        return await self._write(body)
 
     def _stop_schedule(
         self, conn: Connection, schedule_id: str, reason: str, now: datetime
@@ -660,31 +651,17 @@ class SQLiteStore(Signalled, Store):
             found.update((r.id, _sql.run_from_row(r)) for r in rows)
         return found
 
-    async def release_runs(self, *, owner: str, tokens: Mapping[str, str]) -> int:
-        if not tokens:
-            return 0
-
+    async def _release_runs(self, *, owner: str, tokens: Mapping[str, str]) -> int:
         def body(conn: Connection) -> int:
-            ids = [r.id for r in self._leased(conn, tokens)]
-            if ids:
-                conn.execute(
-                    update(runs)
-                    .where(runs.c.id == bindparam("b_id"))
-                    .values(
-                        state=RunState.QUEUED.value,
-                        owner=None,
-                        lease_token=None,
-                        lease_expires_at=None,
-                        started_at=None,
-                    ),
-                    [{"b_id": run_id} for run_id in ids],
-                )
-            self._emit(conn, [(ev.RUN_RELEASED, i, {"node": owner}) for i in ids])
-            return len(ids)
+            released = [_logic.released(run) for run in self._leased(conn, tokens)]
+            if released:
+                conn.execute(_SAVE_RUN, [_sql.run_changes(run) for run in released])
+            self._emit(conn, [(ev.RUN_RELEASED, r.id, {"node": owner}) for r in released])
+            return len(released)
 
-        return await self._write(body, "queue")
+        return await self._write(body)
 
-    async def reap_expired(self, *, limit: int = 1000) -> list[Run]:
+    async def _reap_expired(self, *, limit: int) -> list[Run]:
         def body(conn: Connection) -> list[Run]:
             now = self._clock()
             rows = conn.execute(
@@ -700,12 +677,9 @@ class SQLiteStore(Signalled, Store):
             self._save_runs(conn, reaped)
             return reaped
 
-        reaped = await self._write(body)
-        if reaped:
-            self._signal.bump("queue", "done")
-        return reaped
+        return await self._write(body)
 
-    async def cancel_run(self, run_id: str, *, reason: str) -> Run | None:
+    async def _cancel_run(self, run_id: str, *, reason: str) -> Run | None:
         def body(conn: Connection) -> Run | None:
             run = self._load_runs(conn, [run_id]).get(run_id)
             if run is None:
@@ -723,7 +697,7 @@ class SQLiteStore(Signalled, Store):
 
         return await self._write(body)
 
-    async def retry_run(self, run_id: str, *, reason: str) -> Run | None:
+    async def _retry_run(self, run_id: str, *, reason: str) -> Run | None:
         def body(conn: Connection) -> Run | None:
             run = self._load_runs(conn, [run_id]).get(run_id)
             if run is None:
@@ -733,7 +707,7 @@ class SQLiteStore(Signalled, Store):
                 self._save_runs(conn, [new])
             return new
 
-        return await self._write(body, "queue")
+        return await self._write(body)
 
     async def get_run(self, run_id: str) -> Run | None:
         def body(conn: Connection) -> Run | None:
@@ -922,6 +896,16 @@ class SQLiteStore(Signalled, Store):
             if self._data_version is not None and version != self._data_version:
                 self._signal.bump()  # another process wrote: which topic is unknown
             self._data_version = version
+
+
+def _migrate(conn: Connection) -> None:
+    """Bring a file written by an older schema version to the current one, in place."""
+    columns = {r[1] for r in conn.exec_driver_sql("PRAGMA table_info(baton_runs)")}
+    if "lease_losses" not in columns:
+        conn.exec_driver_sql(
+            "ALTER TABLE baton_runs ADD COLUMN lease_losses INTEGER NOT NULL DEFAULT 0"
+        )
+    conn.execute(update(meta).where(meta.c.key == "version").values(value=str(_sql.SCHEMA_VERSION)))
 
 
 def _run_event(run: Run) -> EventItem:

@@ -7,10 +7,11 @@
 --   * every timestamp is integer microseconds of the Redis clock (TIME), written with
 --     fmt() so that Lua's number formatting never rounds it;
 --   * every state change appends its event to the stream P.ev in the same script.
+--   * scripts send no wake-ups: the store's Python side sends them after each verb, from
+--     the one table in baton/store/base.py (WAKES).
 -- ARGV[1] is the key prefix, ARGV[2] the event stream's length bound, ARGV[3] a clock
--- override for tests ('' = Redis TIME, always in production), ARGV[4] the caller's
--- origin id (its own wake-up notices come back to it and are ignored); a script's own
--- arguments start at ARGV[5].
+-- override for tests ('' = Redis TIME, always in production), ARGV[4] is unused (kept
+-- so that every script reads its own arguments from ARGV[5]).
 
 local P = ARGV[1]
 local MAXEV = ARGV[2]
@@ -38,8 +39,15 @@ local function emit(kind, subject, data)
   emit_json(kind, subject, cjson.encode(data))
 end
 
-local function wake(topic)
-  redis.call('PUBLISH', P .. 'wake', topic .. ' ' .. ARGV[4])
+-- The lease-token check: whether `token` holds the live lease of a run whose state and
+-- token fields read `st` and `tok`. Every write by a lease holder is guarded by it.
+local function holds(st, tok, token)
+  return st == 'running' and tok == token
+end
+
+-- A run's budget of lease losses; runs written before it existed have the default.
+local function max_lease_losses(ml)
+  return tonumber(ml) or 3
 end
 
 local function ready_score(pri, due)
@@ -130,10 +138,11 @@ local function promote(untl)
 end
 
 -- Lease up to `limit` ready runs due by NOW + horizon to `owner`, in ready order
--- (priority, then due time), skipping runs whose schedule is at its max_concurrent.
+-- (priority, then due time), skipping runs whose schedule is at its max_concurrent and,
+-- when `types` (a set) is given, runs of other job types.
 -- `tokens` holds one fresh lease token per possible claim. Returns one reply per run:
 -- HGETALL, or for a run in `known` (the caller holds it) only its lease fields.
-local function claim(owner, limit, lease, horizon, tokens, known)
+local function claim(owner, limit, lease, horizon, tokens, known, types)
   local untl = NOW + horizon
   promote(untl)
   local out = {}
@@ -148,7 +157,7 @@ local function claim(owner, limit, lease, horizon, tokens, known)
       local key = rkey(id)
       local f = redis.call('HMGET', key, 'sid', 'mc', 'due', 'type', 'att')
       local due = tonumber(f[3])
-      local ok = due <= untl
+      local ok = due <= untl and (types == nil or types[f[4]] == true)
       if ok and f[1] ~= '' then
         local running = tonumber(redis.call('HGET', P .. 'conc', f[1]) or '0')
         ok = running < tonumber(f[2])
@@ -260,7 +269,6 @@ end
 local function stop_schedule(sid, reason)
   if drop_schedule(sid) == 1 then
     emit('schedule.removed', sid, { reason = reason })
-    wake('schedules')
   end
   for _, set in ipairs({ 'ready', 'delayed' }) do
     local ids = redis.call('ZRANGE', P .. set, 0, -1)
@@ -274,4 +282,25 @@ local function stop_schedule(sid, reason)
       end
     end
   end
+end
+
+-- The set of job types a claimant runs, from a JSON list ('' = any type: nil).
+local function type_set(json)
+  if json == '' then return nil end
+  local set = {}
+  for _, name in ipairs(cjson.decode(json)) do set[name] = true end
+  return set
+end
+
+-- Skip an earlier fire that a new fire replaces (coalesce), if it still waits, never
+-- started: queued on its first attempt.
+local function supersede(old, new)
+  local key = rkey(old)
+  local f = redis.call('HMGET', key, 'st', 'att')
+  if f[1] ~= 'queued' or f[2] ~= '1' then return end
+  redis.call('ZREM', P .. 'ready', old)
+  redis.call('ZREM', P .. 'delayed', old)
+  redis.call('HSET', key, 'st', 'skipped', 'f', fmt(NOW), 'note', 'coalesced into ' .. new)
+  redis.call('ZADD', P .. 'fin', fmt(NOW), old)
+  run_event('run.skipped', old)
 end

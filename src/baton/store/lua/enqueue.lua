@@ -3,5 +3,4 @@ local id = ARGV[5]
 local fields = {}
 for i = 6, #ARGV do fields[#fields + 1] = ARGV[i] end
 local made = create_run(id, fields)
-if made == 1 then wake('queue') end
 return { made, redis.call('HGETALL', rkey(id)) }

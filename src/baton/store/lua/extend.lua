@@ -4,7 +4,7 @@ local kept, cancel = {}, {}
 for i = 6, #ARGV, 2 do
   local id, token = ARGV[i], ARGV[i + 1]
   local f = redis.call('HMGET', rkey(id), 'st', 'tok', 'cr')
-  if f[1] == 'running' and f[2] == token then
+  if holds(f[1], f[2], token) then
     redis.call('HSET', rkey(id), 'lease', fmt(NOW + lease))
     redis.call('ZADD', P .. 'leases', fmt(NOW + lease), id)
     kept[#kept + 1] = id

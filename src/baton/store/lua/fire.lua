@@ -1,8 +1,9 @@
 -- Commit fire plans, each guarded by the version its schedule had when it was read;
 -- then, if asked, claim like claim.lua.
--- ARGV: plans (json list of {id, v, mut ('' = trigger finished), next, runs: [[id,
---       field, value, ...]], skipped: {from, until, type} | null}), owner ('' = no
---       claim), limit, lease, horizon, tokens...
+-- ARGV: plans (json list of {id, v, mut ('' = trigger finished: remove), next, runs:
+--       [[id, field, value, ...]], ev: [[kind, data], ...] (the schedule's events), sup:
+--       [[earlier run id, new run id], ...] (coalesce)}), owner ('' = no claim), limit,
+--       lease, horizon, job types (json list, '' = any), tokens...
 --
 -- When the caller claims and no older run is ready, the new runs are the whole queue:
 -- those it may take are written once, straight as running (with both their queued and
@@ -12,7 +13,9 @@ local plans = cjson.decode(ARGV[5])
 local owner = ARGV[6]
 local untl
 local direct = false
+local types = nil
 if owner ~= '' then
+  types = type_set(ARGV[10])
   untl = NOW + tonumber(ARGV[9])
   promote(untl)
   direct = redis.call('ZCARD', P .. 'ready') == 0
@@ -25,13 +28,12 @@ for _, plan in ipairs(plans) do
   if version_of(plan.id) == plan.v then
     if plan.mut == '' then
       drop_schedule(plan.id, dirty)
-      emit('schedule.removed', plan.id, { reason = 'trigger finished' })
     else
       redis.call('HSET', skey('m', plan.id), plan.id, plan.mut)
       dirty[place_due(plan.id, plan.next)] = true
     end
-    if plan.skipped ~= cjson.null and plan.skipped ~= nil then
-      emit('schedule.misfired', plan.id, plan.skipped)
+    for _, note in ipairs(plan.ev) do
+      emit(note[1], plan.id, note[2])
     end
     for _, run in ipairs(plan.runs) do
       local rid = table.remove(run, 1)
@@ -47,13 +49,16 @@ for _, plan in ipairs(plans) do
         known[rid] = true
       end
     end
+    for _, pair in ipairs(plan.sup) do
+      supersede(pair[1], pair[2])
+    end
   end
 end
 for b in pairs(dirty) do index_bucket(b) end
 
 local claimed = {}
 local tokens = {}
-for i = 10, #ARGV do tokens[#tokens + 1] = ARGV[i] end
+for i = 11, #ARGV do tokens[#tokens + 1] = ARGV[i] end
 if direct then
   -- claim() order: priority, then due time, then id.
   table.sort(fresh, function(a, b)
@@ -65,7 +70,7 @@ if direct then
   for _, item in ipairs(fresh) do
     local id, fields, f = item[1], item[2], item[3]
     local due = tonumber(f.due)
-    local ok = #claimed < limit and due <= untl
+    local ok = #claimed < limit and due <= untl and (types == nil or types[f.type] == true)
     if ok and f.sid ~= '' then
       ok = tonumber(redis.call('HGET', P .. 'conc', f.sid) or '0') < tonumber(f.mc)
     end
@@ -93,7 +98,7 @@ if direct then
     end
   end
 elseif owner ~= '' then
-  claimed = claim(owner, tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9]), tokens, known)
+  claimed = claim(owner, tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9]), tokens, known,
+    types)
 end
-if #created > #claimed then wake('queue') end
 return { created, claimed }

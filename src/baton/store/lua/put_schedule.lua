@@ -14,5 +14,4 @@ redis.call('HSET', skey('s', id), id, def)
 redis.call('HSET', skey('m', id), id, mut)
 set_due(id, nxt)
 emit(kind, id, cjson.decode(data))
-wake('schedules')
 return 'ok'

@@ -46,5 +46,4 @@ end
 for b in pairs(touched) do
   index_bucket(b)
 end
-wake('schedules')
 return { 'ok', versions }

@@ -5,7 +5,7 @@ for i = 6, #ARGV, 2 do
   local id, token = ARGV[i], ARGV[i + 1]
   local key = rkey(id)
   local f = redis.call('HMGET', key, 'st', 'tok', 'sid', 'pri', 'due')
-  if f[1] == 'running' and f[2] == token then
+  if holds(f[1], f[2], token) then
     redis.call('ZREM', P .. 'leases', id)
     conc_add(f[3], -1)
     redis.call('HSET', key, 'st', 'queued', 'own', '', 'tok', '', 'lease', '', 's', '')
@@ -14,5 +14,4 @@ for i = 6, #ARGV, 2 do
     count = count + 1
   end
 end
-if count > 0 then wake('queue') end
 return count

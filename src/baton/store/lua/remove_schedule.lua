@@ -2,5 +2,4 @@
 local id, reason = ARGV[5], ARGV[6]
 if drop_schedule(id) == 0 then return 0 end
 emit('schedule.removed', id, { reason = reason })
-wake('schedules')
 return 1
