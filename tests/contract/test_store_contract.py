@@ -12,6 +12,7 @@ from baton.errors import InvalidInputError, ScheduleExistsError
 from baton.model import NodeInfo, Policy, RunError, RunState, ScheduleState
 from baton.node import FirePlanner
 from baton.store.base import (
+    Claimant,
     ClaimRequest,
     Completion,
     Outcome,
@@ -609,7 +610,7 @@ async def test_fire_then_claim_in_one_step_claims_in_claim_order(
     await store.add_schedule(schedule("a", clock.now))
     await store.add_schedule(schedule("b", clock.now))
     fired = await store.fire_due(
-        limit=10, planner=FirePlanner(), claim=ClaimRequest(owner="n1", limit=2, lease=LEASE)
+        limit=10, planner=FirePlanner(), claim=Claimant(owner="n1", limit=2, lease=LEASE)
     )
     assert sorted(r.id for r in fired.created) == [
         "a@2026-11-27T10:00:00Z",
@@ -636,7 +637,7 @@ async def test_fire_then_claim_with_nothing_queued_takes_new_runs_in_claim_order
     )
     await store.add_schedule(backlog)
     fired = await store.fire_due(
-        limit=10, planner=FirePlanner(), claim=ClaimRequest(owner="n1", limit=3, lease=LEASE)
+        limit=10, planner=FirePlanner(), claim=Claimant(owner="n1", limit=3, lease=LEASE)
     )
     assert len(fired.created) == 5
     assert [r.id for r in fired.claimed] == [
@@ -662,7 +663,7 @@ async def test_fire_with_nothing_due_still_claims_every_free_slot(
     for i in range(60):
         await store.enqueue_run(run(f"r{i:02}", clock.now))
     fired = await store.fire_due(
-        limit=10, planner=FirePlanner(), claim=ClaimRequest(owner="n1", limit=100, lease=LEASE)
+        limit=10, planner=FirePlanner(), claim=Claimant(owner="n1", limit=100, lease=LEASE)
     )
     assert fired.created == []
     assert len(fired.claimed) == 60
@@ -689,7 +690,7 @@ async def test_fire_then_claim_of_a_large_batch_claims_up_to_the_limit_once(
     # More due schedules than the Redis store plans per script: its chunks share the limit.
     await store.add_schedules([schedule(f"s{i:03}", clock.now) for i in range(250)])
     fired = await store.fire_due(
-        limit=500, planner=FirePlanner(), claim=ClaimRequest(owner="n1", limit=120, lease=LEASE)
+        limit=500, planner=FirePlanner(), claim=Claimant(owner="n1", limit=120, lease=LEASE)
     )
     assert len(fired.created) == 250
     assert len(fired.claimed) == 120
