@@ -1,0 +1,108 @@
+"""Promise 2 under the settings a user gets: `baton worker` processes on one real Redis,
+a schedule with the default policy (one attempt, coalesce on, max_concurrent 1)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from baton import Baton, Run, RunState
+from tests.acceptance.mp_jobs import tick
+from tests.acceptance.procs import ROOT, baton_cmd, start_worker, stop
+from tests.acceptance.ticks import executions
+
+pytestmark = pytest.mark.slow
+
+LEASE = 3.0
+
+
+async def _runs_of(baton: Baton, schedule_id: str) -> list[Run]:
+    return (await baton.runs(schedule_id=schedule_id, limit=1000)).items
+
+
+async def _running(baton: Baton, schedule_id: str, within: float) -> Run:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        running = [r for r in await _runs_of(baton, schedule_id) if r.state is RunState.RUNNING]
+        if running:
+            return running[0]
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"no run of {schedule_id} started")
+
+
+def _blind_worker(url: str, log_dir: Path) -> subprocess.Popen[str]:
+    """A worker started without --import: it knows no job type."""
+    with open(log_dir / "blind.out", "w") as out:
+        return subprocess.Popen(
+            baton_cmd("--store", url, "worker", "--name", "blind", "--lease", str(LEASE)),
+            cwd=ROOT,
+            env={**os.environ, "BATON_TEST_LOG_DIR": str(log_dir)},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+
+
+@pytest.mark.timeout(180)
+async def test_a_killed_nodes_run_runs_again_and_no_backlog_follows(
+    redis_url: str, tmp_path: Path
+) -> None:
+    log_dir = tmp_path / "logs"
+    log_dir.mkdir()
+    async with Baton(store=redis_url, jobs=[tick]) as baton:
+        start = (await baton.store.now()).replace(microsecond=0) + timedelta(seconds=3)
+        await baton.add(  # no policy: the defaults
+            tick,
+            id="slow",
+            payload={"n": 1, "seconds": 2.5},
+            trigger={"interval": {"seconds": 1, "start": start.isoformat()}},
+        )
+    args = ("--lease", str(LEASE))
+    procs = {name: start_worker(redis_url, name, log_dir, *args) for name in ("w1", "w2")}
+    procs["blind"] = _blind_worker(redis_url, log_dir)
+    try:
+        async with Baton(store=redis_url, jobs=[tick]) as baton:
+            victim_run = await _running(baton, "slow", within=30)
+            victim = victim_run.owner
+            assert victim in ("w1", "w2")
+            await asyncio.sleep(0.5)  # mid-run
+            os.kill(procs[victim].pid, signal.SIGKILL)
+            killed_at = datetime.now(UTC)
+            procs[victim].wait(timeout=10)
+            # The lease expires, the run runs again; then the schedule goes on for a while.
+            await asyncio.sleep(LEASE + 15)
+            await baton.remove("slow")
+            await asyncio.sleep(4)
+            runs = await _runs_of(baton, "slow")
+            nodes = {n.name: n for n in await baton.nodes()}
+    finally:
+        exits = [stop(proc) for proc in procs.values() if proc.poll() is None]
+    assert exits == [0, 0]
+
+    survivor = "w2" if victim == "w1" else "w1"
+    (redone,) = [r for r in runs if r.id == victim_run.id]
+    assert redone.state is RunState.SUCCEEDED, redone
+    assert redone.attempt == 2 and redone.lease_losses == 1 and redone.owner == survivor
+    assert redone.started_at is not None
+    assert killed_at < redone.started_at <= killed_at + timedelta(seconds=LEASE + 5)
+    assert executions(log_dir)[redone.id] == [survivor]
+
+    # Nothing failed or died, and the worker without the job type took nothing.
+    states = {r.state for r in runs}
+    assert states <= {RunState.SUCCEEDED, RunState.SKIPPED}, states
+    assert all(r.owner != "blind" for r in runs)
+    assert nodes["blind"].types == () and "tick" in nodes[survivor].types
+    # No backlog: the ticks that waited behind the held run were folded into the newest
+    # one (skipped, "coalesced"), and no run started long after its tick.
+    skipped = [r for r in runs if r.state is RunState.SKIPPED]
+    assert skipped and all((r.note or "").startswith("coalesced into") for r in skipped)
+    ran = [r for r in runs if r.state is RunState.SUCCEEDED and r.id != redone.id]
+    late = [r.id for r in ran if r.started_at and r.started_at - r.fire_at > timedelta(seconds=4)]
+    assert not late, late
