@@ -7,6 +7,7 @@ import contextlib
 import dataclasses
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -156,3 +157,29 @@ async def test_an_event_appended_while_no_node_ran_starts_its_job_when_one_is_ba
     async with node(replay=timedelta(seconds=0.5)):  # too old: its run may be pruned
         await asyncio.sleep(0.5)
     assert len(recorder.calls) == 1
+
+
+async def test_an_event_emitted_right_after_start_reaches_listeners_and_event_jobs(
+    store_url: str,
+) -> None:
+    """On a fresh store, the first event after ``async with`` returns is not missed."""
+    seen: list[Event] = []
+    baton = Baton(
+        store=store_url,
+        jobs=ALL_JOBS,
+        container=container_for(Recorder()),
+        node=FAST,
+        roles={"scheduler", "worker"},
+    )
+    baton.add_listener("app.ping", seen.append)
+    baton.on_event("app.ping", "record", payload=lambda event: {"label": event.subject})
+    async with baton:
+        await baton.emit("app.ping", "first")
+        await eventually(lambda: _async(bool(seen)))
+        runs = await eventually(lambda: _succeeded(baton))
+    assert [e.subject for e in seen] == ["first"]
+    assert [r.payload for r in runs] == [{"label": "first"}]
+
+
+async def _succeeded(baton: Baton) -> list[Any]:
+    return (await baton.runs(state=RunState.SUCCEEDED)).items
