@@ -17,7 +17,7 @@ import json
 import signal
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any, Self
 
@@ -50,6 +50,9 @@ from baton.settings import DEFAULT_STORE_URL
 from baton.store import Store, store_from_url
 from baton.store.base import RunFilter, ScheduleFilter, StoreStats
 from baton.triggers import Trigger, TriggerCache, parse_trigger
+
+#: A node silent longer than this is taken for gone (it heartbeats every few seconds).
+NODE_SILENCE = timedelta(seconds=30)
 
 
 class Baton:
@@ -220,6 +223,31 @@ class Baton:
     async def nodes(self) -> list[NodeInfo]:
         """The nodes heartbeating into the store."""
         return await self.store.list_nodes()
+
+    async def unserved(self, *, scan: int = 10_000) -> dict[str, int]:
+        """Waiting runs that no live worker can run, counted by job type.
+
+        A worker claims only runs of the job types it registered, so a run whose type no
+        live worker knows waits in the queue (visibly, here and in ``baton check``)
+        instead of failing. Looks at the newest ``scan`` claimable runs at most.
+        """
+        now = await self.store.now()
+        served: set[str] = set()
+        for node in await self.store.list_nodes():
+            if "worker" in node.roles and now - node.heartbeat_at <= NODE_SILENCE:
+                served.update(node.types)
+        waiting: dict[str, int] = {}
+        cursor = None
+        claimable = RunFilter(states=frozenset({RunState.QUEUED, RunState.RETRYING}))
+        while scan > 0:
+            page = await self.store.list_runs(claimable, cursor=cursor, limit=min(scan, 1000))
+            for run in page.items:
+                if run.type not in served:
+                    waiting[run.type] = waiting.get(run.type, 0) + 1
+            scan -= len(page.items)
+            if not (cursor := page.next_cursor):
+                break
+        return waiting
 
     async def stats(self) -> StoreStats:
         """Schedules by state, queued and running runs."""

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import redis
 
-from baton import Baton, Job, job
+from baton import Baton, Job, NodeInfo, job
 from tests.acceptance.procs import run_cli
 from tests.conftest import RedisServer
 
@@ -106,3 +106,25 @@ async def _add_worker_schedules(url: str, count: int) -> None:
                 for i in range(count)
             ]
         )
+
+
+async def test_check_names_the_job_types_of_each_node_and_the_runs_no_node_can_run(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path}/baton.db"
+    async with Baton(store=url, jobs=[WorkerMetrics]) as baton:
+        await baton.enqueue(WorkerMetrics(worker_id="w-1"), run_id="waits")
+        node = NodeInfo(
+            name="blind",
+            roles=("scheduler", "worker"),
+            host="h",
+            pid=1,
+            concurrency=1,
+            started_at=await baton.store.now(),
+            heartbeat_at=await baton.store.now(),
+        )
+        await baton.store.heartbeat(node)
+    done = run_cli("--store", url, "check", env={"COLUMNS": "200"})
+    assert done.returncode == 0, done.stderr
+    assert re.search(r"blind\s.*scheduler, worker\s.*-", done.stdout), done.stdout
+    assert "1 run(s) of job type 'check-worker-metrics' wait" in done.stderr

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from baton.app import Baton
 from baton.cli import demo, jobs, runs, serve
 from baton.cli import fleet as fleet_cli
 from baton.cli.context import (
@@ -31,6 +32,7 @@ from baton.cli.nodes import (
     node_config,
 )
 from baton.fleet import FleetSettings
+from baton.model import NodeInfo
 from baton.node import WORK_ROLES
 from baton.settings import Settings
 from baton.store import store_from_url
@@ -108,17 +110,29 @@ def check(ctx: typer.Context) -> None:
     """Validate the store: settings that would lose jobs are refused (exit 1)."""
     cli = state_of(ctx)
 
-    async def go() -> StoreReport:
-        async with store_from_url(cli.settings.store_url) as store:
-            return await store.check()
+    async def go() -> tuple[StoreReport, list[NodeInfo], dict[str, int]]:
+        async with Baton(store=store_from_url(cli.settings.store_url)) as baton:
+            report = await baton.store.check()
+            return report, await baton.nodes(), await baton.unserved()
 
-    report = run_async(go)
+    report, nodes, unserved = run_async(go)
     table = Table(show_header=False, title="store")
     table.add_column("fact", style="bold")
     table.add_column("value", overflow="fold")
     for name, value in report.facts.items():
         table.add_row(name, value)
     out_console.print(table)
+    workers = Table(title="nodes")
+    for column in ("node", "roles", "job types"):
+        workers.add_column(column, overflow="fold")
+    for node in nodes:
+        workers.add_row(node.name, ", ".join(node.roles), ", ".join(node.types) or "-")
+    out_console.print(workers)
+    for job_type, count in sorted(unserved.items()):
+        report.warnings.append(
+            f"{count} run(s) of job type {job_type!r} wait: no live worker runs that type "
+            "(start one with the job type registered, e.g. --import)"
+        )
     for warning in report.warnings:
         err_console.print(f"[yellow]warning:[/] {warning}")
     for problem in report.problems:
