@@ -20,9 +20,27 @@
         └── StoreVersionError       the store holds a schema this version cannot use
 
 ``StopSchedule`` is not an error: a job raises (or returns) it to end its own schedule.
+
+An ``InvalidInputError`` keeps its ``message`` apart from its ``field``, the path to the
+value at fault: keys dotted, list positions in brackets (``schedules[3].payload.x``).
+An error about a part of a larger input is raised for the whole with
+:meth:`InvalidInputError.within`, and :meth:`InvalidInputError.from_validation` reads a
+pydantic ``ValidationError``: no caller takes ``str(err)`` apart again.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Protocol, Self
+
+
+class ValidationFailure(Protocol):
+    """What :meth:`InvalidInputError.from_validation` reads: pydantic's ``ValidationError``,
+    or FastAPI's ``RequestValidationError``, whose errors have the same shape."""
+
+    def errors(self) -> Sequence[Mapping[str, Any]]:
+        """One mapping per error, with its ``loc`` (keys and list positions) and ``msg``."""
+        ...
 
 
 class BatonError(Exception):
@@ -34,11 +52,60 @@ class ConfigurationError(BatonError):
 
 
 class InvalidInputError(BatonError, ValueError):
-    """A value given by a caller is invalid. ``field`` names the offending field."""
+    """A value given by a caller is invalid.
+
+    ``message`` says what is wrong and ``field`` is the path to the value at fault
+    (``None`` when the input as a whole is); ``str()`` joins them as ``field: message``.
+    """
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
         self.field = field
-        super().__init__(f"{field}: {message}" if field else message)
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}" if self.field else self.message
+
+    @classmethod
+    def from_validation(cls, exc: ValidationFailure, *, skip: int = 0) -> Self:
+        """The first error of a pydantic validation, its location as the field path.
+
+        ``skip`` drops leading parts of the location that name no field (FastAPI puts
+        the part of the request, ``body`` or ``query``, first).
+        """
+        errors = exc.errors()
+        if not errors:
+            return cls("is invalid")
+        first = errors[0]
+        return cls(str(first.get("msg", "is invalid")), field=field_path(first["loc"][skip:]))
+
+    def within(self, *parents: str | int) -> Self:
+        """The same error, its field nested under ``parents``.
+
+        ``err.within("schedules", 3)`` turns ``payload.x`` into ``schedules[3].payload.x``.
+        """
+        nested = type(self).__new__(type(self))
+        nested.__dict__.update(self.__dict__)
+        nested.args = self.args
+        nested.field = _joined(field_path(parents), self.field)
+        return nested
+
+
+def field_path(loc: Iterable[str | int]) -> str | None:
+    """A location as a field path: ``("schedules", 3, "payload")`` -> ``schedules[3].payload``."""
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else part
+    return path or None
+
+
+def _joined(parent: str | None, child: str | None) -> str | None:
+    if not parent or not child:
+        return parent or child
+    return parent + child if child.startswith("[") else f"{parent}.{child}"
 
 
 class InvalidTriggerError(InvalidInputError):
