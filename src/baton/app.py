@@ -300,11 +300,9 @@ class Baton:
             try:
                 built.append(self._build(**entry, now=now, triggers=triggers))
             except InvalidInputError as exc:
-                field = f"schedules[{index}].{exc.field}" if exc.field else f"schedules[{index}]"
-                message = str(exc).removeprefix(f"{exc.field}: ") if exc.field else str(exc)
-                raise type(exc)(message, field=field) from None
+                raise exc.within("schedules", index) from None
             except TypeError as exc:
-                raise InvalidInputError(str(exc), field=f"schedules[{index}]") from None
+                raise InvalidInputError(str(exc)).within("schedules", index) from None
         if len({s.id for s in built}) != len(built):
             raise InvalidInputError("two entries have the same id", field="schedules")
         stored: list[Schedule] = []
@@ -534,9 +532,7 @@ def _policy(policy: Policy | Mapping[str, Any] | None) -> Policy:
     try:
         return Policy.model_validate(dict(policy))
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise InvalidPolicyError(first["msg"], field=f"policy.{where}") from None
+        raise InvalidPolicyError.from_validation(exc).within("policy") from None
 
 
 def _checked_id(value: str, field: str) -> str:

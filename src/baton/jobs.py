@@ -118,11 +118,7 @@ class JobType:
             try:
                 model = self.payload_model.model_validate(data)
             except ValidationError as exc:
-                first = exc.errors()[0]
-                where = ".".join(str(p) for p in first["loc"])
-                raise InvalidPayloadError(
-                    first["msg"], field=f"payload.{where}" if where else "payload"
-                ) from None
+                raise InvalidPayloadError.from_validation(exc).within("payload") from None
         return model
 
     def dump_payload(self, data: Any) -> dict[str, Any]:

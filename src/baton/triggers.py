@@ -197,11 +197,10 @@ def parse_trigger(spec: Any, *, now: datetime | None = None) -> Trigger:
 
 
 def _from_validation(kind: str, exc: ValidationError) -> InvalidTriggerError:
-    first = exc.errors()[0]
-    where = ".".join(str(p) for p in first["loc"])
-    prefix = f"trigger.{kind}" if kind in ("interval", "calendar") else "trigger"
-    field = f"{prefix}.{where}" if where else prefix
-    return InvalidTriggerError(first["msg"], field=field)
+    # An interval's and a calendar's fields sit in an object under the kind; a cron's and
+    # a date's sit beside the kind, at the top of the spec.
+    parents = ("trigger", kind) if kind in ("interval", "calendar") else ("trigger",)
+    return InvalidTriggerError.from_validation(exc).within(*parents)
 
 
 def _interval(spec: Mapping[str, Any], now: datetime) -> Trigger:
