@@ -206,7 +206,7 @@ async def test_runs_list_filters_get_and_404(api: Api, admin: httpx.AsyncClient)
     got = (await admin.get(f"/admin/runs/{one['id']}")).json()
     assert got == one and got["lease_token"] is None
     problem(await admin.get("/admin/runs/missing"), 404)
-    problem(await admin.get("/admin/runs", params={"state": "sleeping"}), 422, "state.0")
+    problem(await admin.get("/admin/runs", params={"state": "sleeping"}), 422, "state[0]")
     problem(await admin.get("/admin/runs", params={"since": "yesterday"}), 422, "since")
     problem(await admin.get("/admin/runs", params={"cursor": "x"}), 422, "cursor")
 

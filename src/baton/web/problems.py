@@ -8,7 +8,6 @@ validation error also names the offending ``field`` (``payload.worker_id``,
 from __future__ import annotations
 
 from http import HTTPStatus
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -78,15 +77,20 @@ def _status_of(exc: BatonError) -> int:
     return 500
 
 
+def _detail_and_field(exc: BatonError) -> tuple[str, str | None]:
+    if isinstance(exc, InvalidInputError):
+        return exc.message, exc.field
+    if isinstance(exc, JobTypeNotFoundError):
+        return str(exc), "type"
+    return str(exc), None
+
+
 def install(app: FastAPI) -> None:
     """Turn baton's errors, HTTP errors and request validation errors into problems."""
 
     async def on_baton_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, BatonError)
-        field = getattr(exc, "field", None)
-        if isinstance(exc, JobTypeNotFoundError):
-            field = "type"
-        detail = str(exc).removeprefix(f"{field}: ") if field else str(exc)
+        detail, field = _detail_and_field(exc)
         return problem_response(_status_of(exc), detail, instance=request.url.path, field=field)
 
     async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
@@ -100,13 +104,10 @@ def install(app: FastAPI) -> None:
 
     async def on_invalid_request(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
-        first: dict[str, Any] = exc.errors()[0] if exc.errors() else {}
-        loc = [str(part) for part in first.get("loc", ())]
-        if loc and loc[0] in ("body", "query", "path", "header"):
-            loc = loc[1:]
-        field = ".".join(loc) or None
+        # FastAPI's locations start with the part of the request (body, query, path...).
+        invalid = InvalidInputError.from_validation(exc, skip=1)
         return problem_response(
-            422, str(first.get("msg", "invalid request")), instance=request.url.path, field=field
+            422, invalid.message, instance=request.url.path, field=invalid.field
         )
 
     app.add_exception_handler(BatonError, on_baton_error)
