@@ -375,8 +375,11 @@ _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
-def parse_duration(text: str) -> timedelta:
-    """Read ``30s``, ``5m``, ``1h30m``, ``2d``, ``250ms`` or plain seconds into a timedelta."""
+def parse_duration(text: str, *, field: str | None = None) -> timedelta:
+    """Read ``30s``, ``5m``, ``1h30m``, ``2d``, ``250ms`` or plain seconds into a timedelta.
+
+    ``field`` names where the text came from (``--timeout``); the error names it.
+    """
     cleaned = text.strip().lower()
     if re.fullmatch(r"\d+(\.\d+)?", cleaned):
         seconds = float(cleaned)
@@ -389,10 +392,10 @@ def parse_duration(text: str) -> timedelta:
             pos = match.end()
         if pos == 0 or cleaned[pos:].strip():
             raise InvalidTriggerError(
-                f"cannot read {text!r} as a duration (try 30s, 5m, 1h30m)", field="every"
+                f"cannot read {text!r} as a duration (try 30s, 5m, 1h30m)", field=field
             )
     if seconds <= 0:
-        raise InvalidTriggerError("must be longer than zero", field="every")
+        raise InvalidTriggerError("must be longer than zero", field=field)
     return timedelta(seconds=seconds)
 
 

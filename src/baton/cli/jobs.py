@@ -17,7 +17,7 @@ from baton.cli.context import (
     with_baton,
 )
 from baton.cli.render import runs_table, schedule_detail, schedules_table
-from baton.errors import InvalidInputError, InvalidPayloadError, InvalidTriggerError
+from baton.errors import InvalidPayloadError, InvalidTriggerError
 from baton.model import Page, Run, Schedule
 from baton.triggers import parse_duration
 
@@ -43,10 +43,10 @@ def _trigger(
     if len(given) != 1:
         raise InvalidTriggerError("give exactly one of --every, --cron, --at", field="trigger")
     if tz and not cron:
-        raise InvalidTriggerError("--tz goes with --cron", field="tz")
-    jitter_s = parse_duration(jitter).total_seconds() if jitter else None
+        raise InvalidTriggerError("goes with --cron", field="--tz")
+    jitter_s = parse_duration(jitter, field="--jitter").total_seconds() if jitter else None
     if every:
-        body: dict[str, Any] = {"seconds": parse_duration(every).total_seconds()}
+        body: dict[str, Any] = {"seconds": parse_duration(every, field="--every").total_seconds()}
         if jitter_s:
             body["jitter"] = jitter_s
         return {"interval": body}
@@ -56,17 +56,15 @@ def _trigger(
             spec["jitter"] = jitter_s
         return spec
     if jitter_s:
-        raise InvalidTriggerError("--jitter does not apply to --at", field="jitter")
+        raise InvalidTriggerError("does not apply to --at", field="--jitter")
     return {"date": at}
 
 
-def _duration(text: str | None, field: str) -> float | None:
+def _duration(text: str | None, option: str) -> float | None:
+    """Seconds of a duration option; ``none`` (or leaving it out) is no limit."""
     if text is None or text.lower() == "none":
         return None
-    try:
-        return parse_duration(text).total_seconds()
-    except InvalidTriggerError as exc:
-        raise InvalidInputError(str(exc).split(": ", 1)[-1], field=field) from None
+    return parse_duration(text, field=option).total_seconds()
 
 
 @app.command("add")
@@ -98,11 +96,11 @@ def add(
             "priority": priority,
             "retry": {
                 "max_attempts": max_attempts,
-                "backoff": _duration(backoff, "backoff"),
-                "backoff_max": _duration(backoff_max, "backoff_max"),
+                "backoff": _duration(backoff, "--backoff"),
+                "backoff_max": _duration(backoff_max, "--backoff-max"),
             },
-            "timeout": _duration(timeout, "timeout"),
-            "misfire_grace": _duration(misfire_grace, "misfire_grace"),
+            "timeout": _duration(timeout, "--timeout"),
+            "misfire_grace": _duration(misfire_grace, "--misfire-grace"),
             "coalesce": coalesce,
             "max_concurrent": max_concurrent,
         }
