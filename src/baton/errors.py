@@ -77,7 +77,8 @@ class InvalidInputError(BatonError, ValueError):
         if not errors:
             return cls("is invalid")
         first = errors[0]
-        return cls(str(first.get("msg", "is invalid")), field=field_path(first["loc"][skip:]))
+        location = first.get("loc", ())[skip:]
+        return cls(str(first.get("msg", "is invalid")), field=field_path(location))
 
     def within(self, *parents: str | int) -> Self:
         """The same error, its field nested under ``parents``.
