@@ -104,6 +104,14 @@ async def test_a_request_validation_error_names_a_list_position_in_brackets(
     assert response.json()["field"] == "state[1]"
 
 
+async def test_a_body_that_is_not_json_names_no_field(admin: httpx.AsyncClient) -> None:
+    response = await admin.post(
+        "/admin/jobs", content=b"{not json", headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert "field" not in response.json()
+
+
 @pytest.mark.parametrize(
     "option", ["--jitter", "--every", "--timeout", "--backoff", "--backoff-max", "--misfire-grace"]
 )

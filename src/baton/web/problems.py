@@ -85,6 +85,11 @@ def _detail_and_field(exc: BatonError) -> tuple[str, str | None]:
     return str(exc), None
 
 
+def _not_json(exc: RequestValidationError) -> bool:
+    # A body that is not JSON fails at a character offset, which names no field.
+    return any(error.get("type") == "json_invalid" for error in exc.errors())
+
+
 def install(app: FastAPI) -> None:
     """Turn baton's errors, HTTP errors and request validation errors into problems."""
 
@@ -106,9 +111,8 @@ def install(app: FastAPI) -> None:
         assert isinstance(exc, RequestValidationError)
         # FastAPI's locations start with the part of the request (body, query, path...).
         invalid = InvalidInputError.from_validation(exc, skip=1)
-        return problem_response(
-            422, invalid.message, instance=request.url.path, field=invalid.field
-        )
+        field = None if _not_json(exc) else invalid.field
+        return problem_response(422, invalid.message, instance=request.url.path, field=field)
 
     app.add_exception_handler(BatonError, on_baton_error)
     app.add_exception_handler(HTTPException, on_http_error)
