@@ -461,7 +461,9 @@ class Node:
             )
             return False
         for completion, ok in zip(items, results, strict=True):
-            del self._pending[completion.run_id]
+            # The reaper writes too: another call may have taken this one already.
+            if self._pending.get(completion.run_id) is completion:
+                del self._pending[completion.run_id]
             if not ok:
                 log.warning(
                     "run %s lost its lease before its outcome (%s) was recorded; "
@@ -531,8 +533,10 @@ class Node:
         loop = asyncio.get_running_loop()
         pruned_at = loop.time()
         while not await self._pause(every, self._closing):
-            if self._pending:
-                continue  # this node's own outcomes first: none of its runs is abandoned
+            # This node's own outcomes first, so that none of its runs looks abandoned;
+            # while the store refuses them, reap nothing.
+            if not await self._write_pending():
+                continue
             try:
                 # After a store outage every lease may look expired, this node's too:
                 # renew its own before judging anyone's.

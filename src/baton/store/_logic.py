@@ -238,14 +238,11 @@ def lease_budget_spent(run: Run) -> RunError:
 
 def reaped(run: Run, now: datetime) -> Run:
     """An expired lease: run again without spending an attempt, unless the run lost its
-    lease more often than the policy allows; then dead, saying so."""
+    lease more often than the policy allows; then dead, saying so. The run keeps its due
+    time, and so its place in the queue: it goes before the runs that came due after it."""
     if run.lease_losses < run.policy.retry.max_lease_losses:
         return _requeued(
-            run,
-            attempt=run.attempt + 1,
-            lease_losses=run.lease_losses + 1,
-            due_at=now,
-            error=LEASE_EXPIRED,
+            run, attempt=run.attempt + 1, lease_losses=run.lease_losses + 1, error=LEASE_EXPIRED
         )
     return run.evolve(
         **_NO_LEASE, state=RunState.DEAD, error=lease_budget_spent(run), finished_at=now
