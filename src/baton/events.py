@@ -39,6 +39,9 @@ RUN_CANCELLED: Final = "run.cancelled"
 RUN_SKIPPED: Final = "run.skipped"
 RUN_REQUEUED: Final = "run.requeued"
 RUN_RELEASED: Final = "run.released"
+BREAKER_OPENED: Final = "breaker.opened"
+BREAKER_HALF_OPENED: Final = "breaker.half_opened"
+BREAKER_CLOSED: Final = "breaker.closed"
 
 #: The event appended when a run reaches each final or waiting state.
 RUN_STATE_EVENTS: Final = {

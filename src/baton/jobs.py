@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -100,6 +101,8 @@ class JobType:
     takes_payload: bool = False
     description: str = ""
     secret_fields: frozenset[str] = frozenset()
+    key_dependencies: tuple[tuple[str, Any], ...] | None = None
+    """The dependencies of the class's ``breaker_key`` method (``None``: it has none)."""
 
     def redact(self, payload: dict[str, Any]) -> dict[str, Any]:
         """A copy of a stored payload with the values of secret fields replaced."""
@@ -136,6 +139,24 @@ class JobType:
             )
         return dumped
 
+    async def breaker_key(
+        self, payload: dict[str, Any], template: str | None, ctx: RunContext, services: Services
+    ) -> str:
+        """The key of the breaker a run of this type passes: the job's own
+        ``async def breaker_key(self, ...)`` when it has one (dependencies injected as for
+        ``run``), else ``template`` with ``{field}`` taken from the payload, else the job
+        type's name."""
+        if self.key_dependencies is not None:
+            model = self.validate_payload(payload)
+            kwargs = {n: await _resolve(ann, ctx, services) for n, ann in self.key_dependencies}
+            key = await model.breaker_key(**kwargs)  # type: ignore[attr-defined]
+            if not isinstance(key, str) or not key:
+                raise TypeError(f"{self.name}.breaker_key must return a non-empty string")
+            return key
+        if template is None:
+            return self.name
+        return _FIELD.sub(lambda m: _field_text(payload, m.group(1), self.name), template)
+
     async def execute(self, payload: dict[str, Any], ctx: RunContext, services: Services) -> Any:
         """Build the job from its stored payload, inject its dependencies and run it."""
         model = self.validate_payload(payload)
@@ -150,6 +171,20 @@ class JobType:
         if self.takes_payload:
             kwargs["payload"] = model
         return await self.target(**kwargs)
+
+
+#: ``{field}`` in a breaker key: a payload field's value. Nothing else is interpreted
+#: (no attribute or index access: the template is data).
+_FIELD = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def _field_text(payload: dict[str, Any], name: str, job_type: str) -> str:
+    if name not in payload:
+        raise InvalidPayloadError(
+            f"the breaker key of {job_type!r} names it, but the payload has no such field",
+            field=f"payload.{name}",
+        )
+    return str(payload[name])
 
 
 def _refuse_unknown_keys(model: type[BaseModel], data: Any) -> None:
@@ -211,6 +246,9 @@ def _describe(name: str, target: Any, description: str) -> JobType:
         if run is None or not inspect.iscoroutinefunction(run):
             raise TypeError(f"job {name!r}: the class needs an 'async def run(self, ...)'")
         deps = _dependencies(run, skip={"self"})
+        key_method = getattr(target, "breaker_key", None)
+        if key_method is not None and not inspect.iscoroutinefunction(key_method):
+            raise TypeError(f"job {name!r}: breaker_key must be 'async def breaker_key(self, ...)'")
         return JobType(
             name=name,
             target=target,
@@ -219,6 +257,7 @@ def _describe(name: str, target: Any, description: str) -> JobType:
             is_class=True,
             description=doc,
             secret_fields=_secret_fields(name, target),
+            key_dependencies=_dependencies(key_method, skip={"self"}) if key_method else None,
         )
     if not inspect.iscoroutinefunction(target):
         raise TypeError(f"job {name!r}: @job takes a class or an async function")

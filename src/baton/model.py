@@ -164,6 +164,27 @@ class RetryPolicy(Record):
         return base * (1 + spread)
 
 
+class BreakerPolicy(Record):
+    """A circuit breaker shared by every node, guarding what a job depends on.
+
+    ``failures`` counted failures within ``window`` open it; while open, runs that meet it
+    wait in the queue (no attempt spent); after ``cooldown`` one run, cluster-wide, probes:
+    its success closes the breaker, its failure opens it again. ``key`` names the breaker
+    (default: the job type); ``{field}`` takes a payload field (``"aws:{region}"``), and a
+    job type may compute it instead (``breaker_key``). Counted failures: attempts that
+    raised (timeouts included), except :class:`~baton.StopSchedule`,
+    :class:`~baton.NonRetryableError` and invalid payloads; cancellations and lost leases
+    do not count.
+    """
+
+    key: str | None = Field(default=None, min_length=1, max_length=200)
+    failures: int = Field(default=5, ge=1, le=10_000)
+    window: timedelta = Field(default=timedelta(seconds=60), gt=timedelta(0), le=timedelta(days=1))
+    cooldown: timedelta = Field(
+        default=timedelta(seconds=30), gt=timedelta(0), le=timedelta(days=1)
+    )
+
+
 class Policy(Record):
     """What the node does with the fires and runs of one schedule."""
 
@@ -178,6 +199,8 @@ class Policy(Record):
     retry: RetryPolicy = RetryPolicy()
     priority: int = Field(default=0, ge=-1000, le=1000)
     """-1000 to 1000: higher runs are claimed first; equal ones by due time."""
+    breaker: BreakerPolicy | None = None
+    """A circuit breaker that all nodes share (see :class:`BreakerPolicy`)."""
 
     @field_validator("misfire_grace", "timeout")
     @classmethod
@@ -260,6 +283,29 @@ class Run(Record):
         if self.started_at is None or self.finished_at is None:
             return None
         return self.finished_at - self.started_at
+
+
+class BreakerState(StrEnum):
+    """closed: runs go; open: runs wait; half_open: one probe run goes, the rest wait."""
+
+    CLOSED = "closed"
+    OPEN = "open"
+    HALF_OPEN = "half_open"
+
+
+class Breaker(Record):
+    """A circuit breaker as the store keeps it; every node reads and moves the same one."""
+
+    key: str
+    state: BreakerState = BreakerState.CLOSED
+    failures: tuple[UTCDateTime, ...] = ()
+    """Times of the counted failures still within the window (closed state)."""
+    opened_at: UTCDateTime | None = None
+    probe_at: UTCDateTime | None = None
+    """When an open breaker lets a probe through."""
+    probe: str | None = None
+    """The run id of the half-open probe."""
+    updated_at: UTCDateTime
 
 
 class Event(Record):

@@ -7,10 +7,12 @@ dead, how long to back off. It lives here and nowhere else.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 import traceback
-from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, nullcontext
+from datetime import timedelta
 from typing import Any
 
 from baton.errors import InvalidPayloadError, JobTypeNotFoundError
@@ -23,8 +25,9 @@ from baton.jobs import (
     Services,
     StopSchedule,
 )
-from baton.model import Run, RunError, RunState
-from baton.store.base import Outcome
+from baton.model import BreakerPolicy, Run, RunError, RunState
+from baton.store._breakers import Admission, Verdict
+from baton.store.base import BreakerReport, Outcome
 
 #: Errors another attempt cannot fix: the run fails at once.
 _FINAL_ERRORS = (JobTypeNotFoundError, InvalidPayloadError, NonRetryableError)
@@ -32,6 +35,12 @@ _TRACE_LINES = 20
 
 #: Opens the per-run dependency scope (a dishka request scope); ``None``: no container.
 ScopeFactory = Callable[[], AbstractAsyncContextManager[Services]] | None
+
+#: Asks the store whether a run may pass a breaker: (key, run id, policy) -> Admission.
+Gate = Callable[[str, str, BreakerPolicy], Awaitable[Admission]]
+
+#: How long a run waits when the store could not say whether its breaker lets it pass.
+_GATE_RETRY = timedelta(seconds=1)
 
 
 #: Without a container no scope is opened (a context manager per run costs more than
@@ -53,9 +62,16 @@ async def run_attempt(
     scope: ScopeFactory,
     node: str,
     rng: random.Random | None = None,
+    gate: Gate | None = None,
 ) -> Outcome:
     """Execute one attempt of ``run`` and say what state it leads to. Never raises
-    (but for cancellation, which the caller owns)."""
+    (but for cancellation, which the caller owns).
+
+    With a breaker in the run's policy, the run first asks ``gate`` (the store) whether
+    it may pass; if not, it goes back to wait without running and without spending an
+    attempt. The outcome then says what the attempt taught the breaker.
+    """
+    key: str | None = None
     try:
         job_type = registry.get(run.type)
         ctx = RunContext(
@@ -67,18 +83,59 @@ async def run_attempt(
             fire_at=run.fire_at,
             node=node,
         )
-        if scope is None:
-            result = await _execute(job_type, run, ctx, _NO_SERVICES)
-        else:
-            async with scope() as services:
-                result = await _execute(job_type, run, ctx, services)
+        async with _services(scope) as services:
+            breaker = run.policy.breaker
+            if breaker is not None and gate is not None:
+                key = await job_type.breaker_key(run.payload, breaker.key, ctx, services)
+                waiting = await _ask(gate, key, run, breaker)
+                if waiting is not None:
+                    return waiting
+            result = await _execute(job_type, run, ctx, services)
     except StopSchedule as stop:
-        return _stopped(stop)
+        return _judged(_stopped(stop), run, key)
     except Exception as exc:  # a job's failure is data, recorded on the run
-        return failure(run, exc, rng)
+        return _judged(failure(run, exc, rng), run, key)
     if isinstance(result, StopSchedule):
-        return _stopped(result)
-    return Outcome(state=RunState.SUCCEEDED)
+        return _judged(_stopped(result), run, key)
+    return _judged(Outcome(state=RunState.SUCCEEDED), run, key)
+
+
+def _services(scope: ScopeFactory) -> AbstractAsyncContextManager[Services]:
+    return nullcontext(_NO_SERVICES) if scope is None else scope()
+
+
+async def _ask(gate: Gate, key: str, run: Run, breaker: BreakerPolicy) -> Outcome | None:
+    """``None`` if the run may pass its breaker; else the outcome that sends it back to
+    wait. A store that cannot answer sends it back too: that is no failure of the job."""
+    try:
+        admission = await gate(key, run.id, breaker)
+    except Exception as exc:
+        note = f"waiting: could not ask the breaker {key!r} ({exc})"[:500]
+        return Outcome(state=RunState.QUEUED, retry_delay=_GATE_RETRY, note=note)
+    if admission.allowed:
+        return None
+    state = admission.breaker.state.value if admission.breaker else "open"
+    seconds = admission.wait.total_seconds()
+    note = f"waiting: breaker {key!r} is {state}; next try in {seconds:.0f} s"
+    return Outcome(state=RunState.QUEUED, retry_delay=admission.wait, note=note)
+
+
+def _judged(outcome: Outcome, run: Run, key: str | None) -> Outcome:
+    """The outcome with what it says about the breaker ``key``. Counted as failures:
+    attempts that raised (timeouts too) and will be retried or are dead; not the errors
+    another attempt cannot fix (``NonRetryableError``, a bad payload), which say nothing
+    about the dependency."""
+    breaker = run.policy.breaker
+    if key is None or breaker is None:
+        return outcome
+    if outcome.state is RunState.SUCCEEDED:
+        verdict = Verdict.SUCCESS
+    elif outcome.state in (RunState.RETRYING, RunState.DEAD):
+        verdict = Verdict.FAILURE
+    else:
+        verdict = Verdict.NEITHER
+    report = BreakerReport(key=key, policy=breaker, verdict=verdict)
+    return dataclasses.replace(outcome, breaker=report)
 
 
 def _stopped(stop: StopSchedule) -> Outcome:

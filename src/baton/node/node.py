@@ -397,7 +397,12 @@ class Node:
             if wait > 0:
                 await asyncio.sleep(wait)
             outcome = await run_attempt(
-                run, registry=self.registry, scope=self._scope, node=self.name, rng=self._rng
+                run,
+                registry=self.registry,
+                scope=self._scope,
+                node=self.name,
+                rng=self._rng,
+                gate=self.store.pass_breaker,
             )
         except asyncio.CancelledError:
             flight = self._flights.get(run.id)

@@ -206,6 +206,8 @@ def completed(run: Run, completion: Completion, now: datetime) -> Run:
     if outcome.state is RunState.RETRYING:
         update["attempt"] = run.attempt + 1
         update["due_at"] = now + outcome.retry_delay
+    elif outcome.state is RunState.QUEUED:  # sent back to wait: no attempt spent
+        update.update(due_at=now + outcome.retry_delay, started_at=None, finished_at=None)
     return run.evolve(**update)
 
 

@@ -111,6 +111,13 @@ events = Table(
     Column("data", Text, nullable=False),
 )
 
+breakers = Table(
+    "baton_breakers",
+    metadata,
+    Column("key", String(200), primary_key=True),
+    Column("data", Text, nullable=False),
+)
+
 cursors = Table(
     "baton_cursors",
     metadata,

@@ -23,7 +23,22 @@ from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Self
 
-from baton.model import Event, NodeInfo, Page, Run, RunError, RunState, Schedule, ScheduleState
+from baton.errors import StoreError
+from baton.model import (
+    Breaker,
+    BreakerPolicy,
+    BreakerState,
+    Event,
+    NodeInfo,
+    Page,
+    Run,
+    RunError,
+    RunState,
+    Schedule,
+    ScheduleState,
+)
+from baton.store import _breakers
+from baton.store._breakers import Admission, Change, Verdict
 from baton.store._signal import TOPICS, ChangeSignal, Marker, Topic
 
 
@@ -49,12 +64,23 @@ Planner = Callable[[Schedule, datetime], FirePlan]
 
 
 @dataclass(frozen=True, kw_only=True)
+class BreakerReport:
+    """What an attempt says about the dependency behind the breaker ``key``."""
+
+    key: str
+    policy: BreakerPolicy
+    verdict: Verdict
+
+
+@dataclass(frozen=True, kw_only=True)
 class Outcome:
     """What an attempt came to: the run's next state, and why.
 
     ``state`` is succeeded, retrying (claimable again after ``retry_delay``, with
-    attempt + 1), failed, dead, cancelled or skipped. ``stop_schedule`` carries the
-    reason when the job ended its own schedule.
+    attempt + 1), failed, dead, cancelled, skipped, or queued (sent back to wait
+    ``retry_delay`` without spending an attempt: its breaker was open).
+    ``stop_schedule`` carries the reason when the job ended its own schedule;
+    ``breaker`` what the attempt says about its breaker's dependency.
     """
 
     state: RunState
@@ -62,6 +88,7 @@ class Outcome:
     note: str | None = None
     retry_delay: timedelta = timedelta(0)
     stop_schedule: str | None = None
+    breaker: BreakerReport | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -364,6 +391,15 @@ class Store(abc.ABC):
             return []
         results = await self._complete_runs(completions)
         await self._woke("complete_runs", completions, results)
+        for completion, ok in zip(completions, results, strict=True):
+            report = completion.outcome.breaker
+            if ok and report is not None:
+                await self._move_breaker(
+                    report.key,
+                    lambda b, now, r=report, rid=completion.run_id: _breakers.reported(
+                        b, rid, r.verdict, r.policy, now
+                    ),
+                )
         return results
 
     @abc.abstractmethod
@@ -439,6 +475,76 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def stats(self) -> StoreStats:
         """Schedules by state and unfinished runs by state, counted now."""
+
+    # -- circuit breakers ------------------------------------------------------------
+
+    async def pass_breaker(self, key: str, run_id: str, policy: BreakerPolicy) -> Admission:
+        """May ``run_id`` start now under the breaker ``key``? Atomic: of the runs that
+        ask once an open breaker's cool-down is over, exactly one becomes its probe."""
+        raw = await self._breaker(key)
+        if raw is None:
+            return Admission(allowed=True)
+        current = Breaker.model_validate_json(raw)
+        if current.state is BreakerState.CLOSED:
+            return Admission(allowed=True, breaker=current)
+        found: list[Admission] = []
+
+        def decide(breaker: Breaker, now: datetime) -> Change | None:
+            admission, change = _breakers.admitted(breaker, run_id, policy, now)
+            found[:] = [admission]
+            return change
+
+        await self._move_breaker(key, decide, raw)
+        return found[0]
+
+    async def breakers(self) -> list[Breaker]:
+        """Every breaker the store has seen, by key."""
+        return sorted(
+            (Breaker.model_validate_json(raw) for raw in await self._all_breakers()),
+            key=lambda b: b.key,
+        )
+
+    async def reset_breaker(self, key: str, *, reason: str = "reset on request") -> Breaker | None:
+        """Close the breaker ``key`` now (``breaker.closed``); ``None`` if there is none."""
+        if await self._breaker(key) is None:
+            return None
+        return await self._move_breaker(key, lambda b, now: _breakers.reset(b, now, reason))
+
+    async def _move_breaker(
+        self,
+        key: str,
+        decide: Callable[[Breaker, datetime], Change | None],
+        raw: str | bool | None = False,
+    ) -> Breaker:
+        """Read the breaker, let ``decide`` say what it becomes, and swap it in unless
+        another node moved it meanwhile (then read and decide again)."""
+        for _ in range(_SWAP_TRIES):
+            if raw is False:
+                raw = await self._breaker(key)
+            now = await self.now()
+            assert raw is not True
+            current = Breaker.model_validate_json(raw) if raw else _breakers.fresh(key, now)
+            change = decide(current, now)
+            if change is None:
+                return current
+            if await self._swap_breaker(key, raw, change):
+                return change.breaker
+            raw = False
+        raise StoreError(f"the breaker {key!r} kept changing while it was written")
+
+    @abc.abstractmethod
+    async def _breaker(self, key: str) -> str | None:
+        """The breaker ``key`` as stored (JSON), or ``None``."""
+
+    @abc.abstractmethod
+    async def _all_breakers(self) -> list[str]:
+        """Every stored breaker (JSON)."""
+
+    @abc.abstractmethod
+    async def _swap_breaker(self, key: str, expected: str | None, change: Change) -> bool:
+        """Store ``change.breaker`` (``model_dump_json()``) and append ``change.event``,
+        in one atomic step, only if what is stored is still ``expected`` (``None``:
+        nothing). False when it is not (nothing is written)."""
 
     # -- nodes and events ------------------------------------------------------------
 
@@ -541,13 +647,17 @@ class Store(abc.ABC):
         )
 
 
+#: Reads and swaps of one breaker before giving up: far more than nodes that race for it.
+_SWAP_TRIES = 50
+
+
 def _always(_request: Any, _result: Any) -> bool:
     return True
 
 
-def _ok_retrying(completions: Sequence[Completion], results: Sequence[bool]) -> bool:
+def _ok_requeued(completions: Sequence[Completion], results: Sequence[bool]) -> bool:
     return any(
-        ok and c.outcome.state is RunState.RETRYING
+        ok and c.outcome.state in (RunState.RETRYING, RunState.QUEUED)
         for c, ok in zip(completions, results, strict=True)
     )
 
@@ -587,7 +697,7 @@ WAKES: Mapping[str, tuple[Wake, ...]] = {
     "enqueue_run": (Wake("queue", "a run waits for a worker", lambda _, r: r[1]),),
     "complete_runs": (
         Wake("done", "a concurrency slot is free", lambda _, results: any(results)),
-        Wake("queue", "a retry is due later: sleepers must recompute", _ok_retrying),
+        Wake("queue", "a retry (or a run sent back to wait) is due later", _ok_requeued),
         Wake("schedules", "a job ended its schedule", _ok_stopping),
     ),
     "release_runs": (Wake("queue", "released runs wait for a worker", lambda _, n: n > 0),),

@@ -15,6 +15,7 @@ from baton import events
 from baton.errors import ScheduleExistsError
 from baton.model import Event, NodeInfo, Page, Run, RunState, Schedule, ScheduleState, utcnow
 from baton.store import _logic
+from baton.store._breakers import Change
 from baton.store.base import (
     Claimant,
     ClaimRequest,
@@ -44,6 +45,7 @@ class MemoryStore(Store):
         self._event_seq = 0
         self._nodes: dict[str, NodeInfo] = {}
         self._cursors: dict[str, str] = {}
+        self._breakers: dict[str, str] = {}
 
     async def open(self) -> None:
         return None
@@ -357,6 +359,23 @@ class MemoryStore(Store):
                 del self._runs[run_id]
                 del self._run_seq[run_id]
             return len(doomed)
+
+    # -- circuit breakers ----------------------------------------------------------------
+
+    async def _breaker(self, key: str) -> str | None:
+        return self._breakers.get(key)
+
+    async def _all_breakers(self) -> list[str]:
+        return list(self._breakers.values())
+
+    async def _swap_breaker(self, key: str, expected: str | None, change: Change) -> bool:
+        async with self._lock:
+            if self._breakers.get(key) != expected:
+                return False
+            self._breakers[key] = change.breaker.model_dump_json()
+            if change.event is not None:
+                self._emit(*change.event)
+            return True
 
     # -- nodes and events ----------------------------------------------------------------
 

@@ -17,6 +17,7 @@ Keys, under a prefix (default ``baton:``)::
     fin           ZSET   finished run id -> finish time (us), for retention
     ev            STREAM the event log, bounded (MAXLEN ~)
     cursors       HASH   reader name -> the last event id it handled (event-started jobs)
+    br            HASH   circuit breaker key -> its JSON (swapped by breaker_swap.lua)
     nodes, hb     HASH   node name -> node JSON, -> last heartbeat (us)
     wake          pub/sub channel: "<topic>,<topic> <origin>" after a change (see WAKES)
 
@@ -63,6 +64,7 @@ from baton.model import (
 )
 from baton.store import _logic, _redis_check
 from baton.store import _redis_codec as codec
+from baton.store._breakers import Change
 from baton.store._redis_conveyor import ScriptConveyor
 from baton.store._signal import TOPICS, Topic
 from baton.store.base import (
@@ -109,6 +111,7 @@ _SCRIPTS = (
     "prune",
     "append_event",
     "heartbeat",
+    "breaker_swap",
 )
 _LIST_BATCH = 500
 #: Due schedules planned and committed per fire script (see ``fire_due``).
@@ -723,6 +726,28 @@ class RedisStore(Store):
             total += n
             if n < 5000:
                 return total
+
+    # -- circuit breakers ------------------------------------------------------------------
+
+    async def _breaker(self, key: str) -> str | None:
+        found = await self._call(self.r.hget(self.prefix + "br", key))
+        return None if found is None else str(found)
+
+    async def _all_breakers(self) -> list[str]:
+        return [str(raw) for raw in await self._call(self.r.hvals(self.prefix + "br"))]
+
+    async def _swap_breaker(self, key: str, expected: str | None, change: Change) -> bool:
+        kind, subject, data = change.event or ("", "", {})
+        swapped = await self._script(
+            "breaker_swap",
+            key,
+            expected or "",
+            change.breaker.model_dump_json(),
+            kind,
+            subject,
+            codec.dumps(data),
+        )
+        return bool(swapped)
 
     # -- nodes and events ----------------------------------------------------------------
 

@@ -52,6 +52,7 @@ from baton import events as ev
 from baton.errors import ScheduleExistsError, StoreError, StoreVersionError
 from baton.model import Event, NodeInfo, Page, Run, RunState, Schedule, ScheduleState, utcnow
 from baton.store import _logic, _sql
+from baton.store._breakers import Change
 from baton.store._signal import TOPICS, Marker, Topic
 from baton.store._sql import events, meta, nodes, runs, schedules, to_us
 from baton.store._sql import schedules as schedules_t
@@ -227,6 +228,7 @@ class SQLiteStore(Store):
             if self._check_version(conn) < _sql.SCHEMA_VERSION:
                 _migrate(conn)
             _sql.cursors.create(conn, checkfirst=True)  # added after version 1: additive
+            _sql.breakers.create(conn, checkfirst=True)  # added in version 2: additive
             return
         foreign = sorted(n for n in names if not n.startswith("sqlite_"))
         if foreign:
@@ -755,6 +757,34 @@ class SQLiteStore(Store):
             )
             by_count = conn.execute(delete(runs).where(runs.c.seq.in_(surplus)))
             return by_age.rowcount + by_count.rowcount
+
+        return await self._write(body)
+
+    # -- circuit breakers ------------------------------------------------------------------
+
+    async def _breaker(self, key: str) -> str | None:
+        query = select(_sql.breakers.c.data).where(_sql.breakers.c.key == key)
+        return await self._read(lambda conn: conn.execute(query).scalar())
+
+    async def _all_breakers(self) -> list[str]:
+        query = select(_sql.breakers.c.data)
+        return await self._read(lambda conn: list(conn.execute(query).scalars()))
+
+    async def _swap_breaker(self, key: str, expected: str | None, change: Change) -> bool:
+        table = _sql.breakers
+        data = change.breaker.model_dump_json()
+
+        def body(conn: Connection) -> bool:
+            current = conn.execute(select(table.c.data).where(table.c.key == key)).scalar()
+            if current != expected:
+                return False
+            if current is None:
+                conn.execute(insert(table).values(key=key, data=data))
+            else:
+                conn.execute(update(table).where(table.c.key == key).values(data=data))
+            if change.event is not None:
+                self._emit(conn, [change.event])
+            return True
 
         return await self._write(body)
 

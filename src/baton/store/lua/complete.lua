@@ -19,17 +19,20 @@ for i, c in ipairs(cjson.decode(ARGV[5])) do
     conc_add(f[3], -1)
     redis.call('HSET', key, 'st', c.st, 'lease', '', 'f', fmt(fin), 'err', c.err,
       'note', c.note)
-    if c.st == 'retrying' then
+    if c.st == 'retrying' or c.st == 'queued' then
+      -- retrying: the next attempt after a backoff; queued: sent back to wait (its
+      -- breaker was open), no attempt spent and no start or finish recorded.
       local due = NOW + c.delay
-      att = att + 1
+      if c.st == 'retrying' then att = att + 1 else redis.call('HSET', key, 's', '', 'f', '') end
       redis.call('HSET', key, 'att', att, 'due', fmt(due))
       enqueue(c.id, tonumber(f[5]), due)
     else
       redis.call('ZADD', P .. 'fin', fmt(fin), c.id)
     end
+    local dur = nil
+    if c.st ~= 'queued' then dur = fin - tonumber(f[8]) end
     run_event('run.' .. c.st, c.id,
-      { sid = f[3], type = f[6], att = att, st = c.st, own = f[7], err = c.err,
-        dur = fin - tonumber(f[8]) })
+      { sid = f[3], type = f[6], att = att, st = c.st, own = f[7], err = c.err, dur = dur })
     if c.stop ~= '' and f[3] and f[3] ~= '' then
       stop_schedule(f[3], c.stop)
     end
