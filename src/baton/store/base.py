@@ -394,13 +394,18 @@ class Store(abc.ABC):
         for completion, ok in zip(completions, results, strict=True):
             report = completion.outcome.breaker
             if ok and report is not None:
-                await self._move_breaker(
-                    report.key,
-                    lambda b, now, r=report, rid=completion.run_id: _breakers.reported(
-                        b, rid, r.verdict, r.policy, now
-                    ),
-                )
+                await self._report_to_breaker(completion.run_id, report)
         return results
+
+    async def _report_to_breaker(self, run_id: str, report: BreakerReport) -> None:
+        """Move the run's breaker by what its attempt said (after its outcome is written:
+        a call repeated after a lost answer reports again, which for a failure counted
+        before the loss counts it twice; it never loses one)."""
+
+        def decide(breaker: Breaker, now: datetime) -> Change | None:
+            return _breakers.reported(breaker, run_id, report.verdict, report.policy, now)
+
+        await self._move_breaker(report.key, decide)
 
     @abc.abstractmethod
     async def _complete_runs(self, completions: Sequence[Completion]) -> list[bool]: ...
