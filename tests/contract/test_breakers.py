@@ -142,7 +142,7 @@ async def test_three_nodes_racing_after_the_cooldown_get_exactly_one_probe(
         for period in range(3):
             clock.advance(3)
             asks = [
-                s.pass_breaker("dep", f"{s_i}-{n}", DEP)
+                s.pass_breaker("dep", f"{period}-{s_i}-{n}", DEP)
                 for s_i, s in enumerate((a, b, c))
                 for n in range(5)
             ]
