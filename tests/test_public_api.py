@@ -5,6 +5,9 @@ import baton
 EXPECTED = {
     "Baton",
     "BatonError",
+    "Breaker",
+    "BreakerPolicy",
+    "BreakerState",
     "ConfigurationError",
     "ConflictError",
     "Event",

@@ -30,6 +30,9 @@ from baton.jobs import (
     job,
 )
 from baton.model import (
+    Breaker,
+    BreakerPolicy,
+    BreakerState,
     Event,
     NodeInfo,
     Page,
@@ -47,6 +50,9 @@ from baton.settings import Settings
 __all__ = [
     "Baton",
     "BatonError",
+    "Breaker",
+    "BreakerPolicy",
+    "BreakerState",
     "ConfigurationError",
     "ConflictError",
     "Event",

@@ -24,6 +24,7 @@ from typing import Any, Self
 from pydantic import BaseModel, ValidationError
 
 from baton.errors import (
+    BreakerNotFoundError,
     InvalidInputError,
     InvalidPolicyError,
     InvalidTriggerError,
@@ -34,6 +35,7 @@ from baton.errors import (
 from baton.events import EventJob, Listener, ListenerFunc
 from baton.jobs import JobType, Registry, job_type_of
 from baton.model import (
+    Breaker,
     Event,
     NodeInfo,
     Page,
@@ -223,6 +225,17 @@ class Baton:
     async def nodes(self) -> list[NodeInfo]:
         """The nodes heartbeating into the store."""
         return await self.store.list_nodes()
+
+    async def breakers(self) -> list[Breaker]:
+        """Every circuit breaker the store has seen, by key, in its current state."""
+        return await self.store.breakers()
+
+    async def reset_breaker(self, key: str, *, reason: str = "reset on request") -> Breaker:
+        """Close the breaker ``key`` at once; :class:`NotFoundError` if there is none."""
+        found = await self.store.reset_breaker(key, reason=reason)
+        if found is None:
+            raise BreakerNotFoundError(key)
+        return found
 
     async def unserved(self, *, scan: int = 10_000) -> dict[str, int]:
         """Waiting runs that no live worker can run, counted by job type.

@@ -11,7 +11,8 @@
     ├── JobTypeNotFoundError        no job type is registered under that name
     ├── NotFoundError               the thing asked for does not exist (HTTP 404)
     │   ├── ScheduleNotFoundError
-    │   └── RunNotFoundError
+    │   ├── RunNotFoundError
+    │   └── BreakerNotFoundError
     ├── ConflictError               the request clashes with what is stored (HTTP 409)
     │   ├── ScheduleExistsError     add without replace on an id that is taken
     │   └── RunStateError           the run's state does not allow the request (retry a success)
@@ -159,6 +160,14 @@ class RunNotFoundError(NotFoundError):
     def __init__(self, run_id: str) -> None:
         self.run_id = run_id
         super().__init__(f"no run has the id {run_id!r}")
+
+
+class BreakerNotFoundError(NotFoundError):
+    """No circuit breaker has the given key."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        super().__init__(f"no circuit breaker has the key {key!r}")
 
 
 class RunStateError(ConflictError):
