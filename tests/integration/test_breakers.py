@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -139,7 +140,7 @@ async def test_three_nodes_send_exactly_one_probe_per_half_open_period(url: str)
     burst = [t for t in down_calls if t - down_calls[0] < 1.0]
     assert len(burst) <= 10
     probe_calls = down_calls[len(burst) :]
-    gaps = [b - a for a, b in zip(probe_calls, probe_calls[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(probe_calls)]
     assert len(probe_calls) >= 3 and all(gap > 2.0 for gap in gaps), gaps
     assert len(opened) == len(probe_calls)
     assert len({r.owner for r in probes}) > 1  # the nodes all took part
