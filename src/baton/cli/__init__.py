@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from baton.app import Baton
-from baton.cli import demo, jobs, runs, serve
+from baton.cli import breakers, demo, jobs, runs, serve
 from baton.cli import fleet as fleet_cli
 from baton.cli.context import (
     CliState,
@@ -47,6 +47,7 @@ app = typer.Typer(
 )
 app.add_typer(jobs.app, name="jobs")
 app.add_typer(runs.app, name="runs")
+app.add_typer(breakers.app, name="breakers")
 app.add_typer(fleet_cli.app, name="fleet")
 
 

@@ -8,6 +8,7 @@ live in their own registry: nothing is global, and two apps in one process do no
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from prometheus_client import (
@@ -19,7 +20,7 @@ from prometheus_client import (
     generate_latest,
 )
 
-from baton.model import Event, NodeInfo
+from baton.model import Breaker, BreakerState, Event, NodeInfo
 from baton.store.base import StoreStats
 
 CONTENT_TYPE = exposition.CONTENT_TYPE_LATEST
@@ -80,6 +81,12 @@ class Metrics:
             ["node"],
             registry=r,
         )
+        self.breakers = Gauge(
+            "baton_breaker_state",
+            "Circuit breakers: 1 for the state each key is in, 0 for the others.",
+            ["key", "state"],
+            registry=r,
+        )
 
     def observe(self, event: Event) -> None:
         """Count one event of the log (the listener this app registers on ``*``)."""
@@ -97,7 +104,13 @@ class Metrics:
         if "duration" in event.data:
             self.duration.labels(type=job_type).observe(float(event.data["duration"]))
 
-    def set_gauges(self, stats: StoreStats, nodes: list[NodeInfo], now: datetime) -> None:
+    def set_gauges(
+        self,
+        stats: StoreStats,
+        nodes: list[NodeInfo],
+        now: datetime,
+        breakers: Sequence[Breaker] = (),
+    ) -> None:
         """Set the gauges from what the store holds now."""
         self.queued.set(stats.queued)
         self.running.set(stats.running)
@@ -107,6 +120,11 @@ class Metrics:
         for node in nodes:
             age = (now - node.heartbeat_at).total_seconds()
             self.heartbeat_age.labels(node=node.name).set(max(age, 0.0))
+        for breaker in breakers:
+            for breaker_state in BreakerState:
+                self.breakers.labels(key=breaker.key, state=breaker_state.value).set(
+                    1 if breaker.state is breaker_state else 0
+                )
 
     def render(self) -> bytes:
         """The Prometheus text exposition of every metric."""

@@ -55,8 +55,10 @@ async def readyz(baton: BatonDep) -> Response:
 async def metrics(request: Request, baton: BatonDep) -> Response:
     """Prometheus metrics: runs by type and outcome, durations, lateness, queue gauges."""
     registry: metrics_mod.Metrics = request.app.state.metrics
-    stats, nodes, now = await asyncio.gather(baton.stats(), baton.nodes(), baton.store.now())
-    registry.set_gauges(stats, nodes, now)
+    stats, nodes, now, breakers = await asyncio.gather(
+        baton.stats(), baton.nodes(), baton.store.now(), baton.breakers()
+    )
+    registry.set_gauges(stats, nodes, now, breakers)
     return Response(registry.render(), media_type=metrics_mod.CONTENT_TYPE)
 
 
