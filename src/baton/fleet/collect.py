@@ -57,6 +57,13 @@ class FleetEvents:
 class WorkerMetricsCollectionJob(Job):
     worker_id: str
 
+    async def breaker_key(self, repository: WorkerRepository, settings: FleetSettings) -> str:
+        """The AWS region's breaker (``aws:<region>``): the payload is the worker id only,
+        its region lives on the worker."""
+        worker = await repository.get(self.worker_id)
+        region = worker.region if worker is not None else settings.region
+        return f"aws:{region or 'default'}"
+
     async def run(
         self,
         repository: WorkerRepository,

@@ -1,15 +1,26 @@
 """WorkerMonitoringScheduler: one baton schedule per monitored worker.
 
 Schedule id ``worker-metrics:<worker id>``, payload ``{"worker_id": ...}`` and nothing
-else, an interval trigger at the configured poll interval with jitter.
+else, an interval trigger at the configured poll interval with jitter, and a policy
+whose circuit breaker is keyed by the worker's AWS region (``aws:<region>``, computed by
+the job: the payload holds the worker id only).
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from baton import Baton, Run, RunState, Schedule, ScheduleNotFoundError
+from baton import (
+    Baton,
+    BreakerPolicy,
+    Policy,
+    RetryPolicy,
+    Run,
+    RunState,
+    Schedule,
+    ScheduleNotFoundError,
+)
 from baton.fleet.collect import WorkerMetricsCollectionJob
 from baton.fleet.repository import WorkerRepository
 from baton.fleet.settings import FleetSettings
@@ -44,16 +55,40 @@ class WorkerMonitoringScheduler:
     async def _ensure(self, worker_id: str) -> tuple[Schedule, bool]:
         """The worker's schedule, and whether it had to be made or replaced."""
         current = await self._existing(worker_id)
-        if current is not None and _same_interval(current.trigger, self.trigger()["interval"]):
+        policy = self.policy()
+        if (
+            current is not None
+            and _same_interval(current.trigger, self.trigger()["interval"])
+            and current.policy == policy
+        ):
             return current, False
         made = await self.baton.add(
             WorkerMetricsCollectionJob(worker_id=worker_id),
             id=schedule_id(worker_id),
             trigger=self.trigger(),
-            policy={"misfire_grace": self.settings.poll_interval, "retry": {"max_attempts": 3}},
+            policy=policy,
             replace=current is not None,
         )
         return made, True
+
+    def policy(self) -> Policy:
+        """A poll may be late by one interval, is tried three times, and waits behind its
+        region's breaker while that region's API fails."""
+        s = self.settings
+        breaker = (
+            BreakerPolicy(
+                failures=s.breaker_failures,
+                window=timedelta(seconds=s.breaker_window),
+                cooldown=timedelta(seconds=s.breaker_cooldown),
+            )
+            if s.breaker
+            else None
+        )
+        return Policy(
+            misfire_grace=timedelta(seconds=s.poll_interval),
+            retry=RetryPolicy(max_attempts=3),
+            breaker=breaker,
+        )
 
     async def stop_monitoring(self, worker_id: str) -> bool:
         """Remove the worker's schedule; False if it had none."""

@@ -40,6 +40,14 @@ class FleetSettings(BaseSettings):
     """Off: one call per worker and metric (for comparison; see benchmarks/)."""
     keep_samples: int = Field(default=2016, ge=1)
     """Metric samples kept per worker (a week at the default interval)."""
+    breaker: bool = True
+    """One circuit breaker per AWS region (``aws:<region>``) guards the collection job:
+    while a region's API fails, its workers' polls wait instead of failing."""
+    breaker_failures: int = Field(default=5, ge=1, le=10_000)
+    """Failed polls of one region within ``breaker_window`` that open its breaker."""
+    breaker_window: float = Field(default=60.0, gt=0.0, le=86_400.0)
+    breaker_cooldown: float = Field(default=60.0, gt=0.0, le=86_400.0)
+    """Seconds an open breaker waits before one poll probes the region again."""
 
     @field_validator("webhook_urls", mode="before")
     @classmethod
