@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterable
 from datetime import datetime
 
+from rich.markup import escape
 from rich.table import Table
 
 from baton.model import Run, RunState, Schedule
@@ -73,7 +74,8 @@ def schedule_detail(s: Schedule) -> Table:
 
 def runs_table(runs: Iterable[Run], title: str = "runs") -> Table:
     table = Table(title=title)
-    for column in ("id", "type", "state", "attempt", "fire (UTC)", "late ms", "took ms", "node"):
+    columns = ("id", "type", "state", "attempt", "fire (UTC)", "late ms", "took ms", "node", "note")
+    for column in columns:
         table.add_column(column, overflow="fold")
     for r in runs:
         late = (
@@ -92,6 +94,7 @@ def runs_table(runs: Iterable[Run], title: str = "runs") -> Table:
             late,
             took,
             r.owner or "-",
+            escape(r.note or ""),  # why it waits, was skipped or stopped
         )
     return table
 
