@@ -26,7 +26,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.bench_fleet import populate, start_moto  # noqa: E402
+from benchmarks.bench_fleet import moto_holding  # noqa: E402
 
 SECTION = "## Fleet: an EC2 outage, with and without the region breaker"
 INTERVAL = 10.0
@@ -199,15 +199,9 @@ def main() -> None:
     count = 50 if args.quick else args.workers
     results: dict[str, dict[str, Any]] = {}
     for mode, breaker in (("no breaker", False), ("breaker per region", True)):
-        server, endpoint = start_moto()
-        try:
-            asyncio.run(populate(endpoint, count))
-            with tempfile.TemporaryDirectory() as tmp:
-                results[mode] = asyncio.run(through_outage(endpoint, count, breaker, Path(tmp)))
-            print(mode, results[mode], flush=True)
-        finally:
-            server.terminate()
-            server.wait()
+        with moto_holding(count) as endpoint, tempfile.TemporaryDirectory() as tmp:
+            results[mode] = asyncio.run(through_outage(endpoint, count, breaker, Path(tmp)))
+        print(mode, results[mode], flush=True)
     table = render(results, count)
     print(table)
     if not args.quick:

@@ -92,15 +92,7 @@ def reported(
     """The breaker after an attempt of ``run_id`` ended with ``verdict``."""
     if breaker.state is BreakerState.HALF_OPEN and breaker.probe == run_id:
         if verdict is Verdict.SUCCESS:
-            closed = breaker.evolve(
-                state=BreakerState.CLOSED,
-                failures=(),
-                opened_at=None,
-                probe_at=None,
-                probe=None,
-                updated_at=now,
-            )
-            return Change(closed, (events.BREAKER_CLOSED, breaker.key, {"probe": run_id}))
+            return _closed(breaker, now, {"probe": run_id})
         if verdict is Verdict.FAILURE:
             return _opened(breaker, policy, now, {"probe": run_id, "reason": "the probe failed"})
         # The probe neither passed nor failed: the next run to ask probes instead.
@@ -130,6 +122,10 @@ def _opened(breaker: Breaker, policy: BreakerPolicy, now: datetime, data: dict[s
 
 def reset(breaker: Breaker, now: datetime, reason: str) -> Change:
     """Closed again by a person's request."""
+    return _closed(breaker, now, {"reason": reason})
+
+
+def _closed(breaker: Breaker, now: datetime, data: dict[str, Any]) -> Change:
     closed = breaker.evolve(
         state=BreakerState.CLOSED,
         failures=(),
@@ -138,4 +134,4 @@ def reset(breaker: Breaker, now: datetime, reason: str) -> Change:
         probe=None,
         updated_at=now,
     )
-    return Change(closed, (events.BREAKER_CLOSED, breaker.key, {"reason": reason}))
+    return Change(closed, (events.BREAKER_CLOSED, breaker.key, data))
