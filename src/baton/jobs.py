@@ -20,6 +20,7 @@ from typing import Any, Protocol, TypeVar, get_type_hints
 
 from pydantic import BaseModel, ConfigDict, SecretBytes, SecretStr, ValidationError, create_model
 
+from baton._input import check_json
 from baton.errors import BatonError, InvalidPayloadError, JobTypeNotFoundError
 from baton.model import MAX_PAYLOAD_BYTES
 
@@ -132,6 +133,7 @@ class JobType:
         dumped = model.model_dump(mode="json")
         if not dumped:
             return dumped
+        check_json(dumped, "payload", InvalidPayloadError)
         size = len(model.__pydantic_serializer__.to_json(model))  # UTF-8 JSON, by pydantic-core
         if size > MAX_PAYLOAD_BYTES:
             raise InvalidPayloadError(

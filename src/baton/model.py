@@ -6,15 +6,25 @@ Every datetime is timezone-aware UTC; every duration is a ``timedelta`` (JSON: s
 from __future__ import annotations
 
 import random
-import re
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Generic, Self, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
 
-MAX_ID_LENGTH = 200
+from baton._input import MAX_SPAN, id_problem, time_problem
+
 MAX_PAYLOAD_BYTES = 64 * 1024
+MAX_TIMEOUT = timedelta(days=30)
+MAX_BACKOFF = timedelta(days=1)
+MAX_BACKOFF_CAP = timedelta(days=30)
 
 
 def _to_utc(value: datetime) -> datetime:
@@ -23,7 +33,16 @@ def _to_utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
-UTCDateTime = Annotated[datetime, AfterValidator(_to_utc)]
+def _valid_time(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("datetime must carry a timezone")
+    problem = time_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return value.astimezone(UTC)
+
+
+UTCDateTime = Annotated[datetime, AfterValidator(_valid_time)]
 
 
 def utc_iso(moment: datetime) -> str:
@@ -43,15 +62,12 @@ def run_id_for_fire(schedule_id: str, fire_at: datetime) -> str:
     return f"{schedule_id}@{utc_iso(fire_at)}"
 
 
-_BAD_ID_CHARS = re.compile(r"[\s\x00-\x1f\x7f-\x9f]")
-
-
 def check_id(value: str, what: str = "id") -> str:
-    """Validate a caller-chosen schedule or run id: 1-200 printable, non-space characters."""
-    if not value or len(value) > MAX_ID_LENGTH:
-        raise ValueError(f"{what} must be 1 to {MAX_ID_LENGTH} characters long")
-    if _BAD_ID_CHARS.search(value):
-        raise ValueError(f"{what} must not contain spaces or control characters")
+    """Validate a caller-chosen schedule id or name: 1-200 printable characters, no ``/``,
+    no space, control, bidi or zero-width character (see :func:`baton._input.id_problem`)."""
+    problem = id_problem(value)
+    if problem is not None:
+        raise ValueError(f"{what} {problem}")
     return value
 
 
@@ -145,8 +161,10 @@ class RetryPolicy(Record):
     """How often and how patiently a failing run is tried again."""
 
     max_attempts: int = Field(default=1, ge=1, le=1000)
-    backoff: timedelta = Field(default=timedelta(seconds=1), ge=timedelta(0))
-    backoff_max: timedelta = Field(default=timedelta(minutes=5), ge=timedelta(0))
+    backoff: timedelta = Field(default=timedelta(seconds=1), ge=timedelta(0), le=MAX_BACKOFF)
+    backoff_max: timedelta = Field(
+        default=timedelta(minutes=5), ge=timedelta(0), le=MAX_BACKOFF_CAP
+    )
     jitter: float = Field(default=0.1, ge=0.0, le=1.0)
     max_lease_losses: int = Field(default=3, ge=0, le=100)
     """How many times a run may lose its lease (its node died, or lost the store) and be
@@ -159,7 +177,13 @@ class RetryPolicy(Record):
         The jitter only lengthens the wait (by up to ``jitter`` of it), so the spacing
         between attempts is never shorter than the plain exponential backoff.
         """
-        base = min(self.backoff * (2 ** max(attempt - 1, 0)), self.backoff_max)
+        doublings = max(attempt - 1, 0)
+        # Compared in floats first: a late attempt's 2**n would overflow a timedelta.
+        doubled = self.backoff.total_seconds() * 2.0 ** min(doublings, 64)
+        if doubled >= self.backoff_max.total_seconds():
+            base = self.backoff_max
+        else:
+            base = self.backoff * 2**doublings
         spread = (rng or random).random() * self.jitter
         return base * (1 + spread)
 
@@ -204,9 +228,12 @@ class Policy(Record):
 
     @field_validator("misfire_grace", "timeout")
     @classmethod
-    def _positive(cls, value: timedelta | None) -> timedelta | None:
+    def _positive(cls, value: timedelta | None, info: ValidationInfo) -> timedelta | None:
         if value is not None and value <= timedelta(0):
             raise ValueError("must be a positive duration")
+        longest = MAX_TIMEOUT if info.field_name == "timeout" else MAX_SPAN
+        if value is not None and value > longest:
+            raise ValueError(f"must be at most {longest.days} days")
         return value
 
 

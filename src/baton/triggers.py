@@ -34,6 +34,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from baton._identity import IdentityCache
+from baton._input import EARLIEST, LATEST, MAX_SPAN, text_problem
 from baton.errors import InvalidTriggerError
 from baton.model import Schedule, UTCDateTime, to_millisecond, utc_iso
 
@@ -41,17 +42,28 @@ TriggerKind = Literal["interval", "cron", "date", "calendar"]
 _KINDS: tuple[str, ...] = ("interval", "cron", "date", "calendar")
 
 
+MIN_INTERVAL = timedelta(milliseconds=50)
+"""The shortest interval. Twenty fires a second per schedule is what a node keeps up with
+alongside everything else (the multi-node tests tick at it); shorter ones build a backlog
+faster than the fire loop plans it."""
+MAX_JITTER = timedelta(days=1)
+"""The longest jitter of any trigger (an interval's is also at most the interval)."""
+_SPAN_S = MAX_SPAN.total_seconds()
+_MAX_JITTER_S = MAX_JITTER.total_seconds()
+
+
 class _Spec(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 class IntervalSpec(_Spec):
-    weeks: float = Field(default=0, ge=0)
-    days: float = Field(default=0, ge=0)
-    hours: float = Field(default=0, ge=0)
-    minutes: float = Field(default=0, ge=0)
-    seconds: float = Field(default=0, ge=0)
-    jitter: float | None = Field(default=None, ge=0)
+    # Each part alone at most MAX_SPAN, so that their sum is a float, not an overflow.
+    weeks: float = Field(default=0, ge=0, le=_SPAN_S / 604800)
+    days: float = Field(default=0, ge=0, le=_SPAN_S / 86400)
+    hours: float = Field(default=0, ge=0, le=_SPAN_S / 3600)
+    minutes: float = Field(default=0, ge=0, le=_SPAN_S / 60)
+    seconds: float = Field(default=0, ge=0, le=_SPAN_S)
+    jitter: float | None = Field(default=None, ge=0, le=_MAX_JITTER_S)
     start: UTCDateTime | None = None
     end: UTCDateTime | None = None
 
@@ -69,9 +81,17 @@ class IntervalSpec(_Spec):
 class CronSpec(_Spec):
     cron: str
     timezone: str = "UTC"
-    jitter: float | None = Field(default=None, ge=0)
+    jitter: float | None = Field(default=None, ge=0, le=_MAX_JITTER_S)
     start: UTCDateTime | None = None
     end: UTCDateTime | None = None
+
+    @field_validator("cron")
+    @classmethod
+    def _short_text(cls, value: str) -> str:
+        problem = text_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
 
 
 class DateSpec(_Spec):
@@ -79,15 +99,15 @@ class DateSpec(_Spec):
 
 
 class CalendarSpec(_Spec):
-    years: int = Field(default=0, ge=0)
-    months: int = Field(default=0, ge=0)
-    weeks: int = Field(default=0, ge=0)
-    days: int = Field(default=0, ge=0)
+    years: int = Field(default=0, ge=0, le=MAX_SPAN.days // 365)
+    months: int = Field(default=0, ge=0, le=MAX_SPAN.days // 365 * 12)
+    weeks: int = Field(default=0, ge=0, le=MAX_SPAN.days // 7)
+    days: int = Field(default=0, ge=0, le=MAX_SPAN.days)
     hour: int = Field(default=0, ge=0, le=23)
     minute: int = Field(default=0, ge=0, le=59)
     second: int = Field(default=0, ge=0, le=59)
     timezone: str = "UTC"
-    jitter: float | None = Field(default=None, ge=0)
+    jitter: float | None = Field(default=None, ge=0, le=_MAX_JITTER_S)
     start: date | None = None
     end: date | None = None
 
@@ -96,6 +116,13 @@ class CalendarSpec(_Spec):
     def _date_only(cls, value: Any) -> Any:
         if isinstance(value, str) and "T" in value:
             raise ValueError("must be a date (YYYY-MM-DD), not a datetime")
+        return value
+
+    @field_validator("start", "end")
+    @classmethod
+    def _in_range(cls, value: date | None) -> date | None:
+        if value is not None and not EARLIEST.date() <= value < LATEST.date():
+            raise ValueError(f"must be between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d}")
         return value
 
 
@@ -205,8 +232,7 @@ def _from_validation(kind: str, exc: ValidationError) -> InvalidTriggerError:
 
 def _interval(spec: Mapping[str, Any], now: datetime) -> Trigger:
     parsed = IntervalSpec.model_validate(_object_body(spec, "interval"))
-    if parsed.length <= timedelta(0):
-        raise InvalidTriggerError("the interval must be longer than zero", field="trigger.interval")
+    _check_interval(parsed)
     if parsed.start is None:
         # Anchored to the millisecond: run ids and stored specs stay short.
         parsed = parsed.model_copy(update={"start": to_millisecond(now + parsed.length)})
@@ -222,6 +248,25 @@ def _interval(spec: Mapping[str, Any], now: datetime) -> Trigger:
         timezone=UTC,
     )
     return Trigger("interval", parsed, impl)
+
+
+def _check_interval(parsed: IntervalSpec) -> None:
+    seconds = (
+        parsed.weeks * 604800
+        + parsed.days * 86400
+        + parsed.hours * 3600
+        + parsed.minutes * 60
+        + parsed.seconds
+    )
+    if not MIN_INTERVAL.total_seconds() <= seconds <= _SPAN_S:
+        raise InvalidTriggerError(
+            f"must be from {MIN_INTERVAL.total_seconds():g} seconds to {MAX_SPAN.days} days",
+            field="trigger.interval",
+        )
+    if parsed.jitter is not None and parsed.jitter > seconds:
+        raise InvalidTriggerError(
+            "must not be longer than the interval", field="trigger.interval.jitter"
+        )
 
 
 def _cron(spec: Mapping[str, Any]) -> Trigger:
@@ -332,10 +377,18 @@ def _only_keys(spec: Mapping[str, Any], allowed: set[str]) -> None:
         raise InvalidTriggerError("unknown key", field=f"trigger.{extra[0]}")
 
 
+# Zone files whose meaning depends on the host: fire times must be the same on every node.
+_HOST_ZONES = frozenset({"localtime", "posixrules"})
+
+
 def _zone(name: str, field: str) -> ZoneInfo:
+    if name in _HOST_ZONES or text_problem(name) is not None:
+        raise InvalidTriggerError(
+            "must be an IANA time zone name (e.g. Europe/Brussels)", field=field
+        )
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         raise InvalidTriggerError(f"unknown time zone {name!r}", field=field) from None
 
 
@@ -376,7 +429,8 @@ _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
 def parse_duration(text: str, *, field: str | None = None) -> timedelta:
-    """Read ``30s``, ``5m``, ``1h30m``, ``2d``, ``250ms`` or plain seconds into a timedelta.
+    """Read ``30s``, ``5m``, ``1h30m``, ``2d``, ``250ms`` or plain seconds into a timedelta,
+    at most ten years (:data:`MAX_SPAN`).
 
     ``field`` names where the text came from (``--timeout``); the error names it.
     """
@@ -396,6 +450,8 @@ def parse_duration(text: str, *, field: str | None = None) -> timedelta:
             )
     if seconds <= 0:
         raise InvalidTriggerError("must be longer than zero", field=field)
+    if seconds > _SPAN_S:
+        raise InvalidTriggerError(f"must be at most {MAX_SPAN.days} days", field=field)
     return timedelta(seconds=seconds)
 
 
