@@ -106,7 +106,7 @@ async def sweep(endpoint: str, count: int, batching: bool, folder: Path) -> dict
         workers = [w.id for w in imported.registered]
         assert len(workers) == count, f"imported {len(workers)} of {count}"
         for worker_id in workers:
-            await baton.trigger(schedule_id(worker_id), run_id=f"sweep:{worker_id}")
+            await baton.trigger(schedule_id(worker_id), key=f"sweep:{worker_id}")
         fleet.aws.calls.clear()
         started = time.perf_counter()
         serving = asyncio.create_task(baton.serve(handle_signals=False))

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import dataclasses
 import json
+import re
 import signal
 import uuid
 from collections.abc import Callable, Iterable, Mapping
@@ -23,8 +24,16 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ValidationError
 
+from baton._input import (
+    check_json,
+    check_key,
+    check_run_id,
+    id_problem,
+    time_problem,
+)
 from baton.errors import (
     BreakerNotFoundError,
+    ConflictError,
     InvalidInputError,
     InvalidPolicyError,
     InvalidTriggerError,
@@ -44,8 +53,8 @@ from baton.model import (
     RunState,
     Schedule,
     ScheduleState,
-    check_id,
     to_millisecond,
+    utc_iso,
 )
 from baton.node import FirePlanner, Node, NodeConfig
 from baton.settings import DEFAULT_STORE_URL
@@ -209,18 +218,20 @@ class Baton:
 
     async def emit(self, kind: str, subject: str, data: Mapping[str, Any] | None = None) -> Event:
         """Append an application event to the log (listeners and event jobs see it)."""
-        if not kind or len(kind) > 200:
-            raise InvalidInputError("must be 1 to 200 characters long", field="kind")
+        _checked_id(kind, "kind")
+        _checked_id(subject, "subject")
         body = dict(data or {})
+        check_json(body, "data")
         try:
-            json.dumps(body)
+            json.dumps(body, allow_nan=False)
         except (TypeError, ValueError) as exc:
             raise InvalidInputError(f"must be JSON-serialisable ({exc})", field="data") from None
         return await self.store.append_event(kind, subject, body)
 
     async def events(self, *, after: str | None = None, limit: int = 100) -> list[Event]:
         """Events of the log in order, after the event id ``after``."""
-        return await self.store.read_events(after=after, limit=_limit(limit))
+        position = None if after is None else _position(after, "after")
+        return await self.store.read_events(after=position, limit=_limit(limit))
 
     async def nodes(self) -> list[NodeInfo]:
         """The nodes heartbeating into the store."""
@@ -338,6 +349,7 @@ class Baton:
     ) -> Schedule:
         job_type, data = self._resolve_job(job, payload)
         schedule_id = _checked_id(id, "id")
+        check_json(trigger, "trigger", InvalidTriggerError)
         parsed, spec = _parsed(trigger, now, triggers if triggers is not None else {})
         first = parsed.first_fire(now)
         if first is None:
@@ -376,7 +388,7 @@ class Baton:
 
     async def get(self, schedule_id: str) -> Schedule:
         """The schedule ``schedule_id``; :class:`ScheduleNotFoundError` if there is none."""
-        found = await self.store.get_schedule(schedule_id)
+        found = await self.store.get_schedule(_checked_id(schedule_id, "id"))
         if found is None:
             raise ScheduleNotFoundError(schedule_id)
         return found
@@ -392,17 +404,22 @@ class Baton:
     ) -> Page[Schedule]:
         """One page of schedules by id; pass the page's ``next_cursor`` for the next."""
         flt = ScheduleFilter(
-            type=type, state=_enum(ScheduleState, state, "state"), id_prefix=id_prefix
+            type=_optional_id(type, "type"),
+            state=_enum(ScheduleState, state, "state"),
+            id_prefix=_optional_id(id_prefix, "id_prefix"),
         )
-        return await self.store.list_schedules(flt, cursor=cursor, limit=_limit(limit))
+        position = _optional_id(cursor, "cursor")
+        return await self.store.list_schedules(flt, cursor=position, limit=_limit(limit))
 
     async def remove(self, schedule_id: str, *, reason: str = "removed on request") -> None:
         """Delete a schedule (its runs stay as history)."""
+        _checked_id(schedule_id, "id")
         if not await self.store.remove_schedule(schedule_id, reason=reason):
             raise ScheduleNotFoundError(schedule_id)
 
     async def pause(self, schedule_id: str) -> Schedule:
         """Stop firing a schedule until :meth:`resume`."""
+        _checked_id(schedule_id, "id")
         found = await self.store.set_schedule_state(
             schedule_id, ScheduleState.PAUSED, next_fire_at=None
         )
@@ -415,19 +432,28 @@ class Baton:
         schedule = await self.get(schedule_id)
         now = await self.store.now()
         trigger = self._triggers.trigger_of(schedule)
+        first = trigger.first_fire(now)
+        if first is not None and _missed_once(trigger, first, schedule.policy, now):
+            raise ConflictError(
+                f"schedule {schedule.id!r} was to fire once, at {utc_iso(first)}, "
+                "longer ago than its misfire grace: remove it or add it again"
+            )
         found = await self.store.set_schedule_state(
-            schedule_id, ScheduleState.ACTIVE, next_fire_at=trigger.first_fire(now)
+            schedule_id, ScheduleState.ACTIVE, next_fire_at=first
         )
         if found is None:
             raise ScheduleNotFoundError(schedule_id)
         return found
 
-    async def trigger(self, schedule_id: str, *, run_id: str | None = None) -> Run:
-        """Queue a run of the schedule now. A repeated ``run_id`` returns the first run."""
+    async def trigger(self, schedule_id: str, *, key: str | None = None) -> Run:
+        """Queue a run of the schedule now, with the id ``<schedule id>@manual:<key>``.
+
+        A repeated ``key`` returns the first run (default: a random key). A key has no
+        ``@``, so the id can never be a fire's (``<schedule id>@<fire time>``).
+        """
+        suffix = uuid.uuid4().hex if key is None else check_key(key, "key")
         schedule = await self.get(schedule_id)
-        rid = (
-            _checked_id(run_id, "run_id") if run_id else f"{schedule_id}@manual:{uuid.uuid4().hex}"
-        )
+        rid = f"{schedule.id}@manual:{suffix}"
         now = await self.store.now()
         run = Run(
             id=rid,
@@ -446,16 +472,23 @@ class Baton:
         self,
         job: Any,
         *,
-        run_id: str,
+        key: str,
         payload: Any = None,
         policy: Policy | Mapping[str, Any] | None = None,
         due_at: datetime | None = None,
     ) -> Run:
-        """Queue a one-off run with no schedule, once per ``run_id`` (idempotent)."""
+        """Queue a one-off run with no schedule, once per ``key`` (idempotent).
+
+        The run's id is ``<job type>@once:<key>``: a key has no ``@``, so the id can
+        never be a fire's of a schedule.
+        """
+        suffix = check_key(key, "key")
         job_type, data = self._resolve_job(job, payload)
+        if due_at is not None:
+            _check_time(due_at, "due_at")
         now = await self.store.now()
         run = Run(
-            id=_checked_id(run_id, "run_id"),
+            id=f"{job_type.name}@once:{suffix}",
             schedule_id=None,
             type=job_type.name,
             payload=data,
@@ -486,12 +519,20 @@ class Baton:
             states = frozenset({_enum(RunState, state, "state")})
         else:
             states = frozenset(_enum(RunState, s, "state") for s in state)
-        flt = RunFilter(schedule_id=schedule_id, type=type, states=states, since=since)
-        return await self.store.list_runs(flt, cursor=cursor, limit=_limit(limit))
+        if since is not None:
+            _check_time(since, "since")
+        flt = RunFilter(
+            schedule_id=_optional_id(schedule_id, "job"),
+            type=_optional_id(type, "type"),
+            states=states,
+            since=since,
+        )
+        position = None if cursor is None else _position(cursor, "cursor")
+        return await self.store.list_runs(flt, cursor=position, limit=_limit(limit))
 
     async def get_run(self, run_id: str) -> Run:
         """The run ``run_id``; :class:`RunNotFoundError` if there is none."""
-        found = await self.store.get_run(run_id)
+        found = await self.store.get_run(check_run_id(run_id))
         if found is None:
             raise RunNotFoundError(run_id)
         return found
@@ -502,7 +543,7 @@ class Baton:
         A run that is queued or running is returned as it is; a succeeded one raises
         :class:`RunStateError`.
         """
-        found = await self.store.retry_run(run_id, reason=reason)
+        found = await self.store.retry_run(check_run_id(run_id), reason=reason)
         if found is None:
             raise RunNotFoundError(run_id)
         if found.state is RunState.SUCCEEDED:
@@ -511,7 +552,7 @@ class Baton:
 
     async def cancel_run(self, run_id: str, *, reason: str = "cancelled on request") -> Run:
         """Cancel a queued run, or ask the node running it to stop it."""
-        found = await self.store.cancel_run(run_id, reason=reason)
+        found = await self.store.cancel_run(check_run_id(run_id), reason=reason)
         if found is None:
             raise RunNotFoundError(run_id)
         return found
@@ -549,10 +590,48 @@ def _policy(policy: Policy | Mapping[str, Any] | None) -> Policy:
 
 
 def _checked_id(value: str, field: str) -> str:
-    try:
-        return check_id(value, field)
-    except ValueError as exc:
-        raise InvalidInputError(str(exc), field=field) from None
+    problem = id_problem(value)
+    if problem is not None:
+        raise InvalidInputError(problem, field=field)
+    return value
+
+
+def _missed_once(trigger: Trigger, first: datetime, policy: Policy, now: datetime) -> bool:
+    """A one-off whose time passed beyond its grace: resuming it would run it late."""
+    grace = policy.misfire_grace
+    if trigger.kind != "date" or grace is None:
+        return False
+    return first + grace < now
+
+
+def _optional_id(value: str | None, field: str) -> str | None:
+    """A filter or cursor that is an id (or its prefix): the id grammar, or ``None``."""
+    return None if value is None else _checked_id(value, field)
+
+
+_POSITION = re.compile(r"[0-9]{1,19}(?:-[0-9]{1,19})?")
+_INT64_MAX = 2**63 - 1
+
+
+def _position(value: str, field: str) -> str:
+    """A run cursor or an event id given back by a caller: one or two decimal numbers
+    (``12``, a Redis stream's ``1764237600000-0``), each within a signed 64-bit integer,
+    as every store gives them out. Anything else is refused before it reaches a store."""
+    if (
+        not isinstance(value, str)
+        or not _POSITION.fullmatch(value)
+        or any(int(part) > _INT64_MAX for part in value.split("-"))
+    ):
+        raise InvalidInputError("is not a value this store gave out", field=field)
+    return value
+
+
+def _check_time(moment: datetime, field: str) -> None:
+    if moment.tzinfo is None:
+        raise InvalidInputError("must carry a time zone", field=field)
+    problem = time_problem(moment)
+    if problem is not None:
+        raise InvalidInputError(problem, field=field)
 
 
 def _enum(kind: type[Any], value: Any, field: str) -> Any:

@@ -82,9 +82,7 @@ async def test_a_node_with_a_wrong_clock_neither_steals_nor_loses_leases(
         start = now.replace(microsecond=0) + timedelta(seconds=4)
         await add_ticks(baton, 20, start, seconds=0.05)
         for n in range(12):  # each outlives the 2 s lease: only renewals keep it
-            await baton.enqueue(
-                tick, run_id=f"long-{n}", payload={"n": n, "seconds": 5}, due_at=start
-            )
+            await baton.enqueue(tick, key=f"long-{n}", payload={"n": n, "seconds": 5}, due_at=start)
     args = ("--lease", "2", "--concurrency", "6")
     skewed = {"LD_PRELOAD": libfaketime(), "FAKETIME": "+2h"}
     procs = [
@@ -102,7 +100,7 @@ async def test_a_node_with_a_wrong_clock_neither_steals_nor_loses_leases(
         exits = [stop(proc) for proc in procs]
     assert exits == [0, 0]
     assert_all_succeeded_and_executed(runs, log_dir)
-    long_runs = [r for r in runs if r.id.startswith("long-")]
+    long_runs = [r for r in runs if "@once:long-" in r.id]
     assert len(long_runs) == 12
     assert all(r.attempt == 1 and r.state is RunState.SUCCEEDED for r in long_runs)
     assert {r.owner for r in long_runs} == {"ahead", "right"}

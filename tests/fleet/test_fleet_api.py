@@ -61,7 +61,7 @@ async def test_register_list_get_metrics_refresh_delete(
     refresh = await client.post(f"/workers/{iid}/refresh")
     assert refresh.status_code == 202
     body = refresh.json()
-    assert body["run_id"].startswith(f"{schedule_id(iid)}@refresh:") and body["due_at"]
+    assert body["run_id"].startswith(f"{schedule_id(iid)}@manual:refresh:") and body["due_at"]
     again = (await client.post(f"/workers/{iid}/refresh")).json()
     assert again["run_id"] == body["run_id"]  # at most one waiting per worker
 

@@ -109,18 +109,18 @@ async def test_a_job_failing_twice_succeeds_on_the_third_attempt_after_backoff(
     baton: Baton, recorder: Recorder
 ) -> None:
     policy = {"retry": {"max_attempts": 3, "backoff": 0.3, "jitter": 0}}
-    await baton.enqueue(Flaky(failures=2), run_id="flaky-1", policy=policy)
+    await baton.enqueue(Flaky(failures=2), key="flaky-1", policy=policy)
     run = await eventually(lambda: runs_in(baton, RunState.SUCCEEDED))
     assert run[0].attempt == 3 and run[0].error is None
-    times = [t for rid, _, t in recorder.calls if rid == "flaky-1"]
-    assert [a for rid, a, _ in recorder.calls if rid == "flaky-1"] == [1, 2, 3]
+    times = [t for rid, _, t in recorder.calls if rid == "flaky@once:flaky-1"]
+    assert [a for rid, a, _ in recorder.calls if rid == "flaky@once:flaky-1"] == [1, 2, 3]
     assert times[1] - times[0] >= 0.3  # backoff
     assert times[2] - times[1] >= 0.6  # doubled
 
 
 async def test_a_job_that_always_fails_ends_dead_with_its_error(baton: Baton) -> None:
     policy = {"retry": {"max_attempts": 2, "backoff": 0.1, "jitter": 0}}
-    await baton.enqueue(Flaky(failures=99), run_id="hopeless", policy=policy)
+    await baton.enqueue(Flaky(failures=99), key="hopeless", policy=policy)
     (dead,) = await eventually(lambda: runs_in(baton, RunState.DEAD))
     assert dead.attempt == 2
     assert dead.error.type == "ConnectionError"
@@ -149,7 +149,7 @@ async def test_the_stored_payload_holds_exactly_the_declared_fields(
     path = tmp_path / "baton.db"
     async with Baton(store=f"sqlite:///{path}", jobs=ALL_JOBS) as baton:
         await baton.add(Record(label="w-1"), id="rec", trigger={"interval": {"seconds": 60}})
-        await baton.trigger("rec", run_id="manual-1")
+        await baton.trigger("rec", key="manual-1")
     with sqlite3.connect(path) as conn:
         (schedule_payload,) = conn.execute("SELECT payload FROM baton_schedules").fetchone()
         (run_payload,) = conn.execute("SELECT payload FROM baton_runs").fetchone()
@@ -187,16 +187,16 @@ async def test_a_node_without_the_job_type_leaves_its_runs_waiting_for_one_that_
 
 
 async def test_a_run_past_its_timeout_is_cut_and_counts_as_failed(baton: Baton) -> None:
-    await baton.enqueue("slow", payload={"seconds": 5}, run_id="too-slow", policy={"timeout": 0.2})
+    await baton.enqueue("slow", payload={"seconds": 5}, key="too-slow", policy={"timeout": 0.2})
     (dead,) = await eventually(lambda: runs_in(baton, RunState.DEAD))
     assert dead.error.type == "TimeoutError"
     assert dead.duration < timedelta(seconds=2)
 
 
 async def test_cancelling_a_running_run_stops_it(baton: Baton, recorder: Recorder) -> None:
-    await baton.enqueue("slow", payload={"seconds": 30}, run_id="long")
+    await baton.enqueue("slow", payload={"seconds": 30}, key="long")
     await eventually(lambda: runs_in(baton, RunState.RUNNING))
-    await baton.cancel_run("long")
+    await baton.cancel_run("slow@once:long")
     (cancelled,) = await eventually(lambda: runs_in(baton, RunState.CANCELLED))
     assert cancelled.note == "cancelled on request"
     assert recorder.running == 0
@@ -223,12 +223,12 @@ async def test_shutdown_releases_runs_that_outlive_the_grace_period(
     async with Baton(
         store=url, jobs=ALL_JOBS, container=container_for(recorder), node=FAST, roles={"worker"}
     ) as baton:
-        await baton.enqueue("slow", payload={"seconds": 0.2}, run_id="quick")
-        await baton.enqueue("slow", payload={"seconds": 60}, run_id="endless")
+        await baton.enqueue("slow", payload={"seconds": 0.2}, key="quick")
+        await baton.enqueue("slow", payload={"seconds": 60}, key="endless")
         await eventually(lambda: _at_least(runs_in(baton, RunState.RUNNING), 2))
     async with Baton(store=url, jobs=ALL_JOBS) as baton:
-        assert (await baton.get_run("quick")).state is RunState.SUCCEEDED
-        endless = await baton.get_run("endless")
+        assert (await baton.get_run("slow@once:quick")).state is RunState.SUCCEEDED
+        endless = await baton.get_run("slow@once:endless")
         assert endless.state is RunState.QUEUED and endless.attempt == 1
         assert await baton.store.list_nodes() == []
 
@@ -262,13 +262,13 @@ async def test_after_a_restart_missed_ticks_follow_misfire_grace_and_coalesce(
         )
         now = await baton.store.now()
         await baton.enqueue(
-            Record(label="q"), run_id="queued-while-down", due_at=now + timedelta(seconds=1.6)
+            Record(label="q"), key="queued-while-down", due_at=now + timedelta(seconds=1.6)
         )
         await asyncio.sleep(1.2)
     async with Baton(store=url, jobs=ALL_JOBS) as baton:
         last = {s.id: s.last_fire_at for s in (await baton.list()).items}
         anchor = {s.id: s.trigger for s in (await baton.list()).items}
-        assert (await baton.get_run("queued-while-down")).state is RunState.QUEUED
+        assert (await baton.get_run("record@once:queued-while-down")).state is RunState.QUEUED
     await asyncio.sleep(2.0)  # every node is down: about four ticks go by
     restart = datetime.now(UTC)  # the SQLite store's clock is the host's
 
@@ -301,7 +301,7 @@ async def test_after_a_restart_missed_ticks_follow_misfire_grace_and_coalesce(
             e for e in await baton.store.read_events(limit=10_000) if e.kind == "schedule.misfired"
         ]
         assert [e.subject for e in misfires] == ["grace"]
-        survivor = await eventually(lambda: _succeeded(baton, "queued-while-down"))
+        survivor = await eventually(lambda: _succeeded(baton, "record@once:queued-while-down"))
         assert survivor.attempt == 1
     await container.close()
 
@@ -312,18 +312,18 @@ async def _succeeded(baton: Baton, run_id: str) -> Any:
 
 
 async def test_configure_receives_the_per_run_services(baton: Baton, recorder: Recorder) -> None:
-    await baton.enqueue("configured", payload={"label": "x"}, run_id="cfg-1")
+    await baton.enqueue("configured", payload={"label": "x"}, key="cfg-1")
     await eventually(lambda: runs_in(baton, RunState.SUCCEEDED))
-    assert [rid for rid, _, _ in recorder.calls] == ["cfg-1"]
+    assert [rid for rid, _, _ in recorder.calls] == ["configured@once:cfg-1"]
 
 
 async def test_a_run_longer_than_its_lease_keeps_it_by_heartbeat(
     baton: Baton, recorder: Recorder
 ) -> None:
-    await baton.enqueue("slow", payload={"seconds": 4}, run_id="long-but-alive")
+    await baton.enqueue("slow", payload={"seconds": 4}, key="long-but-alive")
     (done,) = await eventually(lambda: runs_in(baton, RunState.SUCCEEDED), within=15)
     assert done.attempt == 1 and done.error is None
-    assert [a for rid, a, _ in recorder.calls if rid == "long-but-alive"] == [1]
+    assert [a for rid, a, _ in recorder.calls if rid == "slow@once:long-but-alive"] == [1]
 
 
 async def test_bad_input_through_the_api_names_the_field_and_stores_nothing(

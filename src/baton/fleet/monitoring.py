@@ -130,7 +130,7 @@ class WorkerMonitoringScheduler:
         if pending.items:
             return pending.items[0]
         bucket = int(datetime.now(UTC).timestamp()) // _REFRESH_BUCKET * _REFRESH_BUCKET
-        return await self.baton.trigger(sid, run_id=f"{sid}@refresh:{bucket}")
+        return await self.baton.trigger(sid, key=f"refresh:{bucket}")
 
     async def _existing(self, worker_id: str) -> Schedule | None:
         try:
