@@ -75,9 +75,10 @@ async def test_create_then_get_returns_the_schedule_as_posted(admin: httpx.Async
     assert body["policy"]["priority"] == 5 and body["policy"]["retry"]["max_attempts"] == 3
     assert body["state"] == "active" and body["next_fire_at"] and body["version"] == 1
     assert (await admin.get("/admin/jobs/w:1")).json() == body
-    odd = await admin.post("/admin/jobs", json=schedule("reports/daily?x#1"))
-    assert odd.headers["location"] == "/admin/jobs/reports%2Fdaily%3Fx%231"
-    assert (await admin.get(odd.headers["location"])).json()["id"] == "reports/daily?x#1"
+    odd = await admin.post("/admin/jobs", json=schedule("reports:daily?x#1"))
+    assert odd.headers["location"] == "/admin/jobs/reports:daily%3Fx%231"
+    assert (await admin.get(odd.headers["location"])).json()["id"] == "reports:daily?x#1"
+    problem(await admin.post("/admin/jobs", json=schedule("reports/daily")), 422, "id")
 
 
 async def test_create_errors_name_the_field(admin: httpx.AsyncClient) -> None:
@@ -162,22 +163,22 @@ async def test_pause_resume_and_their_404s(admin: httpx.AsyncClient) -> None:
     problem(await admin.get("/admin/jobs/missing/runs"), 404)
 
 
-async def test_trigger_runs_now_once_per_run_id(api: Api, admin: httpx.AsyncClient) -> None:
+async def test_trigger_runs_now_once_per_key(api: Api, admin: httpx.AsyncClient) -> None:
     await admin.post("/admin/jobs", json=schedule())
-    first = await admin.post("/admin/jobs/w:1/trigger", json={"run_id": "w:1@manual-1"})
-    again = await admin.post("/admin/jobs/w:1/trigger", json={"run_id": "w:1@manual-1"})
+    first = await admin.post("/admin/jobs/w:1/trigger", json={"key": "req-1"})
+    again = await admin.post("/admin/jobs/w:1/trigger", json={"key": "req-1"})
     assert first.status_code == again.status_code == 202
-    assert first.json()["id"] == again.json()["id"] == "w:1@manual-1"
+    assert first.json()["id"] == again.json()["id"] == "w:1@manual:req-1"
     anonymous = await admin.post("/admin/jobs/w:1/trigger")
-    assert anonymous.status_code == 202 and anonymous.json()["id"] != "w:1@manual-1"
+    assert anonymous.status_code == 202 and anonymous.json()["id"] != "w:1@manual:req-1"
 
     async def both_ran() -> bool:
-        return {c[0] for c in api.recorder.calls} == {"w:1@manual-1", anonymous.json()["id"]}
+        return {c[0] for c in api.recorder.calls} == {"w:1@manual:req-1", anonymous.json()["id"]}
 
     await eventually(both_ran)
     runs = (await admin.get("/admin/jobs/w:1/runs")).json()["items"]
     assert len(runs) == 2 and all(r["state"] == "succeeded" for r in runs)
-    problem(await admin.post("/admin/jobs/w:1/trigger", json={"run_id": "bad id"}), 422, "run_id")
+    problem(await admin.post("/admin/jobs/w:1/trigger", json={"key": "bad id"}), 422, "key")
 
 
 # -- runs ---------------------------------------------------------------------------------
@@ -235,14 +236,14 @@ async def test_retry_a_dead_run_and_refuse_a_succeeded_one(
 async def test_cancel_a_queued_run(api: Api, admin: httpx.AsyncClient) -> None:
     run = await api.baton.enqueue(
         "record",
-        run_id="later",
+        key="later",
         payload={"label": "x"},
         due_at=(await api.baton.store.now()).replace(year=2099),
     )
-    assert run.state is RunState.QUEUED
-    cancelled = await admin.post("/admin/runs/later/cancel")
+    assert run.state is RunState.QUEUED and run.id == "record@once:later"
+    cancelled = await admin.post("/admin/runs/record@once:later/cancel")
     assert cancelled.status_code == 200 and cancelled.json()["state"] == "cancelled"
-    again = await admin.post("/admin/runs/later/cancel")
+    again = await admin.post("/admin/runs/record@once:later/cancel")
     assert again.json()["state"] == "cancelled"
     problem(await admin.post("/admin/runs/missing/cancel"), 404)
 

@@ -104,7 +104,7 @@ async def test_sse_streams_run_events_and_resumes_after_last_event_id(
 
 async def test_sse_refuses_an_event_id_the_store_never_gave(admin: httpx.AsyncClient) -> None:
     response = await admin.get("/admin/events", headers={"Last-Event-ID": "yesterday"})
-    assert response.status_code == 422 and response.json()["field"] == "after"
+    assert response.status_code == 422 and response.json()["field"] == "Last-Event-ID"
 
 
 async def _ran(api: Api, count: int) -> bool:

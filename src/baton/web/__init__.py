@@ -3,6 +3,7 @@
 from baton.web.app import create_app
 from baton.web.auth import ApiTokens, Role, default_token_file, ensure_admin_token
 from baton.web.deps import Admin, Viewer, require
+from baton.web.limits import StrictJSONRoute
 from baton.web.openapi import documented
 from baton.web.server import serve_http
 
@@ -10,6 +11,7 @@ __all__ = [
     "Admin",
     "ApiTokens",
     "Role",
+    "StrictJSONRoute",
     "Viewer",
     "create_app",
     "default_token_file",

@@ -8,10 +8,11 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from baton.app import Baton
+from baton.redaction import Redactor
 from baton.web import breakers_api, jobs_api, problems, runs_api, system_api
 from baton.web.auth import ApiTokens
+from baton.web.limits import BodyLimit
 from baton.web.metrics import Metrics
-from baton.web.schemas import Redactor
 
 
 def create_app(
@@ -39,6 +40,7 @@ def create_app(
     app.state.event_poll = event_poll
     baton.add_listener("*", metrics.observe)
     problems.install(app)
+    app.add_middleware(BodyLimit)
     for module in (system_api, jobs_api, runs_api, breakers_api):
         app.include_router(module.router)
     _document_problems(app)

@@ -9,8 +9,8 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from baton.app import Baton
+from baton.redaction import Redactor
 from baton.web.auth import ApiTokens, Role
-from baton.web.schemas import Redactor
 
 _bearer = HTTPBearer(auto_error=False, description="A token from BATON_API_TOKENS.")
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}

@@ -9,10 +9,13 @@ from fastapi import APIRouter, Body, Query, Response
 
 from baton.model import Page, Run, Schedule, ScheduleState
 from baton.web.deps import Admin, BatonDep, RedactorDep, Viewer
+from baton.web.limits import StrictJSONRoute
 from baton.web.openapi import RUN_LINKS, SCHEDULE_LINKS, documented
 from baton.web.schemas import NewSchedule, ScheduleBody, TriggerBody
 
-router = APIRouter(prefix="/admin/jobs", tags=["jobs"], responses=documented(401, 403))
+router = APIRouter(
+    route_class=StrictJSONRoute, prefix="/admin/jobs", tags=["jobs"], responses=documented(401, 403)
+)
 
 _ONE = documented(404, 422)
 
@@ -56,7 +59,7 @@ async def create_job(
     return redactor.schedule(stored)
 
 
-@router.get("/{schedule_id:path}/runs", dependencies=[Viewer], responses=documented(404, 422))
+@router.get("/{schedule_id}/runs", dependencies=[Viewer], responses=documented(404, 422))
 async def job_runs(
     schedule_id: str,
     baton: BatonDep,
@@ -71,7 +74,7 @@ async def job_runs(
 
 
 @router.post(
-    "/{schedule_id:path}/trigger",
+    "/{schedule_id}/trigger",
     status_code=202,
     dependencies=[Admin],
     responses={202: RUN_LINKS, **documented(400, 404, 422)},
@@ -82,31 +85,31 @@ async def trigger_job(
     redactor: RedactorDep,
     body: Annotated[TriggerBody | None, Body()] = None,
 ) -> Run:
-    """Queue a run of the schedule now. With ``run_id``, a repeated request queues nothing more."""
-    run = await baton.trigger(schedule_id, run_id=body.run_id if body else None)
+    """Queue a run of the schedule now. With ``key``, a repeated request queues nothing more."""
+    run = await baton.trigger(schedule_id, key=body.key if body else None)
     return redactor.run(run)
 
 
-@router.post("/{schedule_id:path}/pause", dependencies=[Admin], responses=_ONE)
+@router.post("/{schedule_id}/pause", dependencies=[Admin], responses=_ONE)
 async def pause_job(schedule_id: str, baton: BatonDep, redactor: RedactorDep) -> Schedule:
     """Stop firing until resumed."""
     return redactor.schedule(await baton.pause(schedule_id))
 
 
-@router.post("/{schedule_id:path}/resume", dependencies=[Admin], responses=_ONE)
+@router.post("/{schedule_id}/resume", dependencies=[Admin], responses=_ONE)
 async def resume_job(schedule_id: str, baton: BatonDep, redactor: RedactorDep) -> Schedule:
     """Fire again from the next tick after now (missed ticks are not run)."""
     return redactor.schedule(await baton.resume(schedule_id))
 
 
-@router.get("/{schedule_id:path}", dependencies=[Viewer], responses=_ONE)
+@router.get("/{schedule_id}", dependencies=[Viewer], responses=_ONE)
 async def get_job(schedule_id: str, baton: BatonDep, redactor: RedactorDep) -> Schedule:
     """One schedule."""
     return redactor.schedule(await baton.get(schedule_id))
 
 
 @router.put(
-    "/{schedule_id:path}",
+    "/{schedule_id}",
     dependencies=[Admin],
     responses={
         200: SCHEDULE_LINKS,
@@ -136,7 +139,7 @@ async def put_job(
     return redactor.schedule(stored)
 
 
-@router.delete("/{schedule_id:path}", status_code=204, dependencies=[Admin], responses=_ONE)
+@router.delete("/{schedule_id}", status_code=204, dependencies=[Admin], responses=_ONE)
 async def delete_job(schedule_id: str, baton: BatonDep) -> Response:
     """Remove the schedule; its runs stay as history."""
     await baton.remove(schedule_id, reason="removed through the API")

@@ -8,9 +8,12 @@ from fastapi import APIRouter, Query
 
 from baton.model import Page, Run, RunState, UTCDateTime
 from baton.web.deps import Admin, BatonDep, RedactorDep, Viewer
+from baton.web.limits import StrictJSONRoute
 from baton.web.openapi import RUN_LINKS, documented
 
-router = APIRouter(prefix="/admin/runs", tags=["runs"], responses=documented(401, 403))
+router = APIRouter(
+    route_class=StrictJSONRoute, prefix="/admin/runs", tags=["runs"], responses=documented(401, 403)
+)
 
 
 @router.get("", dependencies=[Viewer], responses=documented(422))
@@ -31,14 +34,14 @@ async def list_runs(
     return Page[Run](items=[redactor.run(r) for r in page.items], next_cursor=page.next_cursor)
 
 
-@router.get("/{run_id:path}", dependencies=[Viewer], responses=documented(404))
+@router.get("/{run_id}", dependencies=[Viewer], responses=documented(404))
 async def get_run(run_id: str, baton: BatonDep, redactor: RedactorDep) -> Run:
     """One run."""
     return redactor.run(await baton.get_run(run_id))
 
 
 @router.post(
-    "/{run_id:path}/retry",
+    "/{run_id}/retry",
     dependencies=[Admin],
     responses={200: RUN_LINKS, **documented(404, 409)},
 )
@@ -49,7 +52,7 @@ async def retry_run(run_id: str, baton: BatonDep, redactor: RedactorDep) -> Run:
 
 
 @router.post(
-    "/{run_id:path}/cancel",
+    "/{run_id}/cancel",
     dependencies=[Admin],
     responses={200: RUN_LINKS, **documented(404)},
 )

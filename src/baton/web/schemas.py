@@ -10,8 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from baton.jobs import Registry
-from baton.model import NodeInfo, Policy, Run, Schedule, ScheduleState
+from baton.model import NodeInfo, Policy, ScheduleState
 
 
 class _Body(BaseModel):
@@ -39,9 +38,13 @@ class NewSchedule(ScheduleBody):
 
 
 class TriggerBody(_Body):
-    """Optional: a run id, so that a retried request does not queue a second run."""
+    """Optional: a key, so that a retried request does not queue a second run."""
 
-    run_id: str | None = None
+    key: str | None = Field(
+        default=None,
+        description="Idempotency key: the run's id is <schedule id>@manual:<key>. "
+        "1 to 100 printable characters, no '@' or '/'.",
+    )
 
 
 class NodeView(NodeInfo):
@@ -53,25 +56,3 @@ class NodeView(NodeInfo):
 
 class Health(BaseModel):
     status: str
-
-
-class Redactor:
-    """Hides what clients must not see: secret payload fields and lease tokens."""
-
-    def __init__(self, registry: Registry) -> None:
-        self.registry = registry
-
-    def _payload(self, type_name: str, payload: dict[str, Any]) -> dict[str, Any]:
-        if type_name not in self.registry:
-            return payload  # unknown here: nothing is declared secret
-        return self.registry.get(type_name).redact(payload)
-
-    def schedule(self, schedule: Schedule) -> Schedule:
-        return schedule.model_copy(
-            update={"payload": self._payload(schedule.type, schedule.payload)}
-        )
-
-    def run(self, run: Run) -> Run:
-        return run.model_copy(
-            update={"payload": self._payload(run.type, run.payload), "lease_token": None}
-        )

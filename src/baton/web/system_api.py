@@ -12,15 +12,17 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from baton.app import Baton
+from baton.errors import InvalidInputError
 from baton.events import kind_matches
 from baton.model import Event, RunState
 from baton.web import metrics as metrics_mod
 from baton.web.deps import BatonDep, Viewer
+from baton.web.limits import StrictJSONRoute
 from baton.web.openapi import documented
 from baton.web.problems import problem_response
 from baton.web.schemas import Health, NodeView
 
-router = APIRouter(tags=["system"])
+router = APIRouter(route_class=StrictJSONRoute, tags=["system"])
 
 READY_TIMEOUT = 2.0
 KEEPALIVE_SECONDS = 15.0
@@ -108,7 +110,7 @@ async def events(
     """
     start = last_event_id or after
     if start is not None:
-        await baton.events(after=start, limit=1)  # refuses an id this store never gave out
+        await _check_position(baton, start, "Last-Event-ID" if last_event_id else "after")
     else:
         start = await baton.store.last_event_id()
     poll = request.app.state.event_poll
@@ -117,6 +119,15 @@ async def events(
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
+
+
+async def _check_position(baton: Baton, event_id: str, field: str) -> None:
+    """Refuse an event id this store never gave out, naming where it came from."""
+    try:
+        await baton.events(after=event_id, limit=1)
+    except InvalidInputError as exc:
+        reason = str(exc).removeprefix(f"{exc.field}: ") if exc.field else str(exc)
+        raise InvalidInputError(reason, field=field) from None
 
 
 async def _stream(
