@@ -55,16 +55,16 @@ def test_a_schedule_through_its_whole_life(store: str) -> None:
     listed = ok_json(store, "jobs", "list")
     assert [s["id"] for s in listed["items"]] == ["tick:1"]  # type: ignore[index]
 
-    first = ok_json(store, "jobs", "trigger", "tick:1", "--run-id", "req-1")
-    again = ok_json(store, "jobs", "trigger", "tick:1", "--run-id", "req-1")
+    first = ok_json(store, "jobs", "trigger", "tick:1", "--key", "req-1")
+    again = ok_json(store, "jobs", "trigger", "tick:1", "--key", "req-1")
     assert first == again
     runs = ok_json(store, "runs", "list")
-    assert [r["id"] for r in runs["items"]] == ["req-1"]  # type: ignore[index]
-    shown = ok_json(store, "runs", "show", "req-1")
+    assert [r["id"] for r in runs["items"]] == ["tick:1@manual:req-1"]  # type: ignore[index]
+    shown = ok_json(store, "runs", "show", "tick:1@manual:req-1")
     assert shown["state"] == "queued"  # type: ignore[index]
-    cancelled = ok_json(store, "runs", "cancel", "req-1")
+    cancelled = ok_json(store, "runs", "cancel", "tick:1@manual:req-1")
     assert cancelled["state"] == "cancelled"  # type: ignore[index]
-    retried = ok_json(store, "runs", "retry", "req-1")
+    retried = ok_json(store, "runs", "retry", "tick:1@manual:req-1")
     assert retried["state"] == "queued" and retried["attempt"] == 2  # type: ignore[index]
     code, _, err = baton(store, "runs", "retry", "no-such-run")
     assert code == 1 and "no run has the id 'no-such-run'" in err
@@ -72,7 +72,7 @@ def test_a_schedule_through_its_whole_life(store: str) -> None:
     assert ok_json(store, "jobs", "pause", "tick:1")["state"] == "paused"  # type: ignore[index]
     assert ok_json(store, "jobs", "resume", "tick:1")["state"] == "active"  # type: ignore[index]
     detail = ok_json(store, "jobs", "show", "tick:1")
-    assert [r["id"] for r in detail["recent_runs"]] == ["req-1"]  # type: ignore[index]
+    assert [r["id"] for r in detail["recent_runs"]] == ["tick:1@manual:req-1"]  # type: ignore[index]
     code, out, _ = baton(store, "jobs", "remove", "tick:1")
     assert code == 0 and "removed tick:1" in out
     assert ok_json(store, "jobs", "list")["items"] == []  # type: ignore[index]

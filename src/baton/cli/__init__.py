@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from baton.app import Baton
@@ -121,13 +122,15 @@ def check(ctx: typer.Context) -> None:
     table.add_column("fact", style="bold")
     table.add_column("value", overflow="fold")
     for name, value in report.facts.items():
-        table.add_row(name, value)
+        table.add_row(escape(name), escape(value))
     out_console.print(table)
     workers = Table(title="nodes")
     for column in ("node", "roles", "job types"):
         workers.add_column(column, overflow="fold")
     for node in nodes:
-        workers.add_row(node.name, ", ".join(node.roles), ", ".join(node.types) or "-")
+        workers.add_row(
+            escape(node.name), ", ".join(node.roles), escape(", ".join(node.types) or "-")
+        )
     out_console.print(workers)
     for job_type, count in sorted(unserved.items()):
         report.warnings.append(
@@ -135,9 +138,9 @@ def check(ctx: typer.Context) -> None:
             "(start one with the job type registered, e.g. --import)"
         )
     for warning in report.warnings:
-        err_console.print(f"[yellow]warning:[/] {warning}")
+        err_console.print(f"[yellow]warning:[/] {escape(warning)}")
     for problem in report.problems:
-        err_console.print(f"[bold red]problem:[/] {problem}")
+        err_console.print(f"[bold red]problem:[/] {escape(problem)}")
     if report.problems:
         raise typer.Exit(1)
     out_console.print("[green]ok[/]")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import json
+import math
 import os
 import sys
 from collections.abc import Awaitable, Callable, Iterable, Iterator
@@ -15,6 +16,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from pydantic import BaseModel
 from rich.console import Console
+from rich.markup import escape
 
 from baton.app import Baton
 from baton.errors import BatonError, ConfigurationError
@@ -28,8 +30,9 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document.
 
 T = TypeVar("T")
 
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
-out_console = Console(highlight=False)
+# No emoji codes either: ":x:" in an id stays as it is.
+err_console = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
+out_console = Console(highlight=False, emoji=False)
 
 
 @dataclass
@@ -94,7 +97,7 @@ def print_page(page: Page[Any], table: Callable[[list[Any]], Any], as_json: bool
         return
     out_console.print(table(page.items))
     if page.next_cursor:
-        out_console.print(f"more: --cursor {page.next_cursor}")
+        out_console.print(f"more: --cursor {escape(page.next_cursor)}")
 
 
 def run_async(factory: Callable[[], Awaitable[T]]) -> T:
@@ -108,20 +111,25 @@ def reporting_errors() -> Iterator[None]:
     try:
         yield
     except BatonError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}")
+        # One line whatever the message holds: stored ids may look like Rich markup.
+        text = " ".join(str(exc).split())
+        err_console.print(f"[bold red]error:[/] {escape(text)}")
         raise typer.Exit(1) from None
 
 
 def print_json(value: Any) -> None:
-    """One JSON document on stdout."""
-    sys.stdout.write(json.dumps(_plain(value), indent=2, sort_keys=False) + "\n")
+    """One JSON document on stdout, strict JSON (a non-finite number shows as null)."""
+    text = json.dumps(_plain(value), indent=2, sort_keys=False, allow_nan=False)
+    sys.stdout.write(text + "\n")
 
 
 def _plain(value: Any) -> Any:
     if isinstance(value, BaseModel):
-        return value.model_dump(mode="json")
-    if isinstance(value, list):
+        return _plain(value.model_dump(mode="json"))
+    if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
     return value

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
 import secrets
 import shutil
@@ -14,11 +15,12 @@ from typing import Annotated
 
 import typer
 from fastapi import FastAPI, Request
+from rich.markup import escape
 
 from baton.cli.context import CliState, err_console, reporting_errors, run_async, state_of
 from baton.cli.nodes import node_config
 from baton.cli.serve import serve_node
-from baton.errors import ConfigurationError
+from baton.errors import ConfigurationError, InvalidInputError
 from baton.fleet import Fleet, FleetSettings
 from baton.fleet.simulate import SimulatedFleet
 from baton.node import NodeConfig
@@ -54,6 +56,8 @@ def demo(
             raise ConfigurationError(
                 "the demo needs moto: pip install 'baton[demo]' (make demo does it)"
             ) from None
+    with reporting_errors():
+        _check_numbers(port=port, poll=poll, terminate_after=terminate_after, duration=duration)
     cli = state_of(ctx)
     shutil.rmtree(data_dir, ignore_errors=True)
     data_dir.mkdir(parents=True)
@@ -83,12 +87,8 @@ def demo(
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
     moto.start()
     endpoint = f"http://127.0.0.1:{moto_port}"
-    token = demo_cli.settings.api_tokens or secrets.token_urlsafe(24)
-    tokens = (
-        ApiTokens.parse(token)
-        if demo_cli.settings.api_tokens
-        else ApiTokens.of([(token, Role.ADMIN)])
-    )
+    with reporting_errors():
+        tokens, token = _tokens(demo_cli.settings.api_tokens)
     fleet_settings = FleetSettings(
         aws_endpoint_url=endpoint,
         region=REGION,
@@ -116,6 +116,30 @@ def demo(
         moto.stop()
 
 
+def _tokens(configured: str | None) -> tuple[ApiTokens, str]:
+    """The accepted tokens and the one to print: the first admin token of
+    ``BATON_API_TOKENS`` (never the whole list), or a new admin token."""
+    if not configured:
+        made = secrets.token_urlsafe(24)
+        return ApiTokens.of([(made, Role.ADMIN)]), made
+    tokens = ApiTokens.parse(configured)
+    admins = [token for token, role in tokens.entries if role is Role.ADMIN]
+    return tokens, (admins or [tokens.entries[0][0]])[0].decode()
+
+
+def _check_numbers(
+    *, port: int, poll: float, terminate_after: float, duration: float | None
+) -> None:
+    if not 0 <= port <= 65535:
+        raise InvalidInputError("must be 0 to 65535", field="port")
+    if not (math.isfinite(poll) and 1 <= poll <= 86_400):
+        raise InvalidInputError("must be 1 to 86400 seconds", field="poll")
+    if not (math.isfinite(terminate_after) and 0 <= terminate_after <= 86_400):
+        raise InvalidInputError("must be 0 to 86400 seconds", field="terminate-after")
+    if duration is not None and not (math.isfinite(duration) and 0 < duration <= 604_800):
+        raise InvalidInputError("must be more than 0 and at most 604800 seconds", field="duration")
+
+
 async def _run(
     cli: CliState,
     config: NodeConfig,
@@ -140,9 +164,11 @@ async def _run(
                 f"\n[bold]baton demo[/]: {count} simulated CML workers, polled "
                 f"every {settings.poll_interval:g} s"
             )
-            err_console.print(f"  API     {url}   (docs: {url}/docs)")
-            err_console.print(f"  token   {token}")
-            err_console.print(f'  try     curl -H "Authorization: Bearer {token}" {url}/workers')
+            err_console.print(f"  API     {escape(url)}   (docs: {escape(url)}/docs)")
+            err_console.print(f"  token   {escape(token)}")
+            err_console.print(
+                escape(f"  try     curl -H 'Authorization: Bearer {token}' {url}/workers")
+            )
             side.append(asyncio.create_task(_terminate_later(simulated, terminate_after)))
             if duration is not None:
                 side.append(asyncio.create_task(_stop_after(duration)))
@@ -179,8 +205,11 @@ def _demo_routes(app: FastAPI) -> None:
         body = await request.json()
         alert = body.get("alert", {})
         err_console.print(
-            f"[bold red]alert[/] {alert.get('worker_name')} ({alert.get('worker_id')}): "
-            f"{alert.get('metric')} {alert.get('value')} % >= {alert.get('threshold')} %"
+            "[bold red]alert[/] "
+            + escape(
+                f"{alert.get('worker_name')} ({alert.get('worker_id')}): "
+                f"{alert.get('metric')} {alert.get('value')} % >= {alert.get('threshold')} %"
+            )
         )
         return {"status": "received"}
 
@@ -188,7 +217,9 @@ def _demo_routes(app: FastAPI) -> None:
 async def _terminate_later(simulated: SimulatedFleet, after: float) -> None:
     await asyncio.sleep(after)
     victim = await simulated.terminate_last()
-    err_console.print(f"demo: terminated instance {victim}; its next poll ends its own schedule")
+    err_console.print(
+        f"demo: terminated instance {escape(str(victim))}; its next poll ends its own schedule"
+    )
 
 
 async def _stop_after(seconds: float) -> None:

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from baton.app import Baton
@@ -66,7 +67,7 @@ def import_(
     table.add_column("worker")
     table.add_column("result")
     for worker_id in registered:
-        table.add_row(worker_id, "[green]registered, monitored[/]")
+        table.add_row(escape(worker_id), "[green]registered, monitored[/]")
     for worker_id in already:
-        table.add_row(worker_id, "already registered")
+        table.add_row(escape(worker_id), "already registered")
     out_console.print(table)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
+from baton._input import loads_strict
 from baton.app import Baton
 from baton.cli.context import (
     JsonFlag,
@@ -16,8 +17,15 @@ from baton.cli.context import (
     reporting_errors,
     with_baton,
 )
-from baton.cli.render import runs_table, schedule_detail, schedules_table
-from baton.errors import InvalidPayloadError, InvalidTriggerError
+from baton.cli.render import (
+    ShowSecretsFlag,
+    redacted_runs,
+    redactor,
+    runs_table,
+    schedule_detail,
+    schedules_table,
+)
+from baton.errors import InvalidInputError, InvalidPayloadError, InvalidTriggerError
 from baton.model import Page, Run, Schedule
 from baton.triggers import parse_duration
 
@@ -28,9 +36,9 @@ def _payload(text: str | None) -> dict[str, Any]:
     if text is None:
         return {}
     try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InvalidPayloadError(f"is not valid JSON ({exc.msg})", field="payload") from None
+        value = loads_strict(text, "payload")
+    except InvalidInputError as exc:
+        raise InvalidPayloadError(exc.message, field=exc.field) from None
     if not isinstance(value, dict):
         raise InvalidPayloadError("must be a JSON object", field="payload")
     return value
@@ -89,6 +97,7 @@ def add(
     replace: Annotated[bool, typer.Option(help="Replace a schedule with this id.")] = False,
     paused: Annotated[bool, typer.Option(help="Add it paused.")] = False,
     as_json: JsonFlag = False,
+    show_secrets: ShowSecretsFlag = False,
 ) -> None:
     """Add a schedule: run TYPE with a payload on a trigger."""
     with reporting_errors():
@@ -106,9 +115,9 @@ def add(
         }
         spec = _trigger(every, cron, tz, at, jitter)
         data = _payload(payload)
-    schedule = with_baton(
-        ctx,
-        lambda baton: baton.add(
+
+    async def act(baton: Baton) -> Schedule:
+        stored = await baton.add(
             job_type,
             id=id,
             payload=data,
@@ -116,8 +125,10 @@ def add(
             policy=policy,
             replace=replace,
             paused=paused,
-        ),
-    )
+        )
+        return redactor(baton, show_secrets).schedule(stored)
+
+    schedule = with_baton(ctx, act)
     if as_json:
         print_json(schedule)
     else:
@@ -130,18 +141,23 @@ def list_(
     type: Annotated[str | None, typer.Option(help="Only this job type.")] = None,
     state: Annotated[str | None, typer.Option(help="active or paused.")] = None,
     prefix: Annotated[str | None, typer.Option(help="Only ids starting with this.")] = None,
-    limit: Annotated[int, typer.Option(help="At most this many.")] = 100,
+    limit: Annotated[int, typer.Option(help="At most this many (1 to 1000).")] = 100,
     cursor: Annotated[str | None, typer.Option(help="From a previous page.")] = None,
     as_json: JsonFlag = False,
+    show_secrets: ShowSecretsFlag = False,
 ) -> None:
     """List schedules by id."""
-    page = with_baton(
-        ctx,
-        lambda baton: baton.list(
+
+    async def act(baton: Baton) -> Page[Schedule]:
+        page = await baton.list(
             type=type, state=state, id_prefix=prefix, cursor=cursor, limit=limit
-        ),
-    )
-    print_page(page, schedules_table, as_json)
+        )
+        shown = redactor(baton, show_secrets)
+        return Page[Schedule](
+            items=[shown.schedule(s) for s in page.items], next_cursor=page.next_cursor
+        )
+
+    print_page(with_baton(ctx, act), schedules_table, as_json)
 
 
 @app.command("show")
@@ -149,11 +165,14 @@ def show(
     ctx: typer.Context,
     id: Annotated[str, typer.Argument(help="Schedule id.")],
     as_json: JsonFlag = False,
+    show_secrets: ShowSecretsFlag = False,
 ) -> None:
     """Show one schedule and its latest runs."""
 
     async def both(baton: Baton) -> tuple[Schedule, Page[Run]]:
-        return await baton.get(id), await baton.runs(schedule_id=id, limit=10)
+        shown = redactor(baton, show_secrets)
+        schedule = shown.schedule(await baton.get(id))
+        return schedule, redacted_runs(await baton.runs(schedule_id=id, limit=10), shown)
 
     schedule, runs = with_baton(ctx, both)
     if as_json:
@@ -167,37 +186,48 @@ def show(
 def trigger(
     ctx: typer.Context,
     id: Annotated[str, typer.Argument(help="Schedule id.")],
-    run_id: Annotated[str | None, typer.Option(help="Idempotency key for the run.")] = None,
+    key: Annotated[
+        str | None,
+        typer.Option(help="Idempotency key: the run's id becomes ID@manual:KEY."),
+    ] = None,
     as_json: JsonFlag = False,
+    show_secrets: ShowSecretsFlag = False,
 ) -> None:
     """Queue a run of a schedule now."""
-    run = with_baton(ctx, lambda baton: baton.trigger(id, run_id=run_id))
+
+    async def act(baton: Baton) -> Run:
+        return redactor(baton, show_secrets).run(await baton.trigger(id, key=key))
+
+    run = with_baton(ctx, act)
     if as_json:
         print_json(run)
     else:
-        out_console.print(f"queued {run.id}")
+        out_console.print(f"queued {escape(run.id)}")
 
 
-def _simple(verb: str, doc: str) -> None:
+def _simple(verb: str, done: str, doc: str) -> None:
     def command(
         ctx: typer.Context,
         id: Annotated[str, typer.Argument(help="Schedule id.")],
         as_json: JsonFlag = False,
+        show_secrets: ShowSecretsFlag = False,
     ) -> None:
         async def act(baton: Baton) -> Any:
             result = await getattr(baton, verb)(id)
-            return result if result is not None else {"id": id, "removed": True}
+            if result is None:
+                return {"id": id, "removed": True}
+            return redactor(baton, show_secrets).schedule(result)
 
         result = with_baton(ctx, act)
         if as_json:
             print_json(result)
         else:
-            out_console.print(f"{verb}d {id}" if verb != "pause" else f"paused {id}")
+            out_console.print(f"{done} {escape(id)}")
 
     command.__doc__ = doc
     app.command(verb)(command)
 
 
-_simple("pause", "Stop firing a schedule.")
-_simple("resume", "Fire a paused schedule again from its next tick.")
-_simple("remove", "Delete a schedule; its runs stay as history.")
+_simple("pause", "paused", "Stop firing a schedule.")
+_simple("resume", "resumed", "Fire a paused schedule again from its next tick.")
+_simple("remove", "removed", "Delete a schedule; its runs stay as history.")

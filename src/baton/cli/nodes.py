@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import math
 from datetime import timedelta
 from typing import Annotated, Any
 
 import typer
 
 from baton.cli.context import reporting_errors
+from baton.errors import InvalidInputError
 from baton.node import ROLES, NodeConfig
 from baton.settings import Settings
 
@@ -30,6 +32,27 @@ FireAhead = Annotated[
     ),
 ]
 LogLevel = Annotated[str, typer.Option(help="Logging level.")]
+
+
+MAX_CONCURRENCY = 10_000
+MAX_NODE_SECONDS = 86_400.0
+_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def _check_numbers(
+    *, concurrency: int | None, lease: float, shutdown_grace: float, fire_ahead: float
+) -> None:
+    """Refuse node flags out of range before they become durations (``inf`` or ``1e300``
+    would overflow a timedelta)."""
+    if concurrency is not None and not 1 <= concurrency <= MAX_CONCURRENCY:
+        raise InvalidInputError(f"must be 1 to {MAX_CONCURRENCY}", field="concurrency")
+    for field, value in (
+        ("lease", lease),
+        ("shutdown-grace", shutdown_grace),
+        ("fire-ahead", fire_ahead),
+    ):
+        if not (math.isfinite(value) and 0 <= value <= MAX_NODE_SECONDS):
+            raise InvalidInputError(f"must be 0 to {MAX_NODE_SECONDS:g} seconds", field=field)
 
 
 def node_config(
@@ -54,6 +77,15 @@ def node_config(
         raise typer.BadParameter(
             f"roles must be among {', '.join(sorted(allowed))}", param_hint="--roles"
         )
+    with reporting_errors():
+        _check_numbers(
+            concurrency=concurrency,
+            lease=lease,
+            shutdown_grace=shutdown_grace,
+            fire_ahead=fire_ahead,
+        )
+        if log_level.upper() not in _LEVELS:
+            raise InvalidInputError(f"must be one of {', '.join(_LEVELS)}", field="log-level")
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 import typer
 
+from baton.app import Baton
 from baton.cli.context import JsonFlag, out_console, print_json, print_page, with_baton
-from baton.cli.render import run_detail, runs_table
-from baton.model import Run
+from baton.cli.render import ShowSecretsFlag, redacted_runs, redactor, run_detail, runs_table
+from baton.model import Page, Run
 
 app = typer.Typer(help="Inspect runs.", no_args_is_help=True)
 RunId = Annotated[str, typer.Argument(help="Run id.")]
@@ -20,18 +22,18 @@ def list_(
     job: Annotated[str | None, typer.Option(help="Only runs of this schedule id.")] = None,
     type: Annotated[str | None, typer.Option(help="Only this job type.")] = None,
     state: Annotated[str | None, typer.Option(help="Only this state.")] = None,
-    limit: Annotated[int, typer.Option(help="At most this many.")] = 50,
+    limit: Annotated[int, typer.Option(help="At most this many (1 to 1000).")] = 50,
     cursor: Annotated[str | None, typer.Option(help="From a previous page.")] = None,
     as_json: JsonFlag = False,
+    show_secrets: ShowSecretsFlag = False,
 ) -> None:
     """List runs, newest first."""
-    page = with_baton(
-        ctx,
-        lambda baton: baton.runs(
-            schedule_id=job, type=type, state=state, cursor=cursor, limit=limit
-        ),
-    )
-    print_page(page, runs_table, as_json)
+
+    async def act(baton: Baton) -> Page[Run]:
+        page = await baton.runs(schedule_id=job, type=type, state=state, cursor=cursor, limit=limit)
+        return redacted_runs(page, redactor(baton, show_secrets))
+
+    print_page(with_baton(ctx, act), runs_table, as_json)
 
 
 @app.command("show")
@@ -39,9 +41,10 @@ def show(
     ctx: typer.Context,
     id: RunId,
     as_json: JsonFlag = False,
+    show_secrets: ShowSecretsFlag = False,
 ) -> None:
     """Show one run with its error, if any."""
-    _print_run(with_baton(ctx, lambda baton: baton.get_run(id)), as_json)
+    _act_on_run(ctx, lambda baton: baton.get_run(id), as_json, show_secrets)
 
 
 @app.command("retry")
@@ -49,9 +52,10 @@ def retry(
     ctx: typer.Context,
     id: RunId,
     as_json: JsonFlag = False,
+    show_secrets: ShowSecretsFlag = False,
 ) -> None:
     """Give a failed, dead or cancelled run one more attempt (same id, attempt + 1)."""
-    _print_run(with_baton(ctx, lambda baton: baton.retry_run(id)), as_json)
+    _act_on_run(ctx, lambda baton: baton.retry_run(id), as_json, show_secrets)
 
 
 @app.command("cancel")
@@ -59,12 +63,22 @@ def cancel(
     ctx: typer.Context,
     id: RunId,
     as_json: JsonFlag = False,
+    show_secrets: ShowSecretsFlag = False,
 ) -> None:
     """Cancel a queued run, or ask the node running it to stop it."""
-    _print_run(with_baton(ctx, lambda baton: baton.cancel_run(id)), as_json)
+    _act_on_run(ctx, lambda baton: baton.cancel_run(id), as_json, show_secrets)
 
 
-def _print_run(run: Run, as_json: bool) -> None:
+def _act_on_run(
+    ctx: typer.Context,
+    action: Callable[[Baton], Awaitable[Run]],
+    as_json: bool,
+    show_secrets: bool,
+) -> None:
+    async def act(baton: Baton) -> Run:
+        return redactor(baton, show_secrets).run(await action(baton))
+
+    run = with_baton(ctx, act)
     if as_json:
         print_json(run)
     else:

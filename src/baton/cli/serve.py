@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from fastapi import FastAPI
+from rich.markup import escape
 
 from baton.cli.context import CliState, err_console, reporting_errors, run_async, state_of
 from baton.cli.fleet import FleetFlag, opened
@@ -23,7 +24,7 @@ from baton.cli.nodes import (
     ShutdownGrace,
     node_config,
 )
-from baton.errors import ConfigurationError
+from baton.errors import ConfigurationError, InvalidInputError
 from baton.fleet import Fleet, FleetSettings
 from baton.node import NodeConfig
 from baton.settings import Settings
@@ -76,6 +77,8 @@ def serve(
     )
     settings = cli.settings
     with reporting_errors():
+        if port is not None and not 0 <= port <= 65535:
+            raise InvalidInputError("must be 0 to 65535", field="port")
         tokens = tokens_for(settings, token_file) if "api" in config.roles else None
         fleet_settings = FleetSettings() if fleet or settings.fleet else None
     run_async(
@@ -112,8 +115,10 @@ async def serve_node(
         if app is not None and configure_app is not None:
             configure_app(app)
         err_console.print(
-            f"baton node {config.name} ({', '.join(sorted(config.roles))}) "
-            f"on {cli.settings.store_url}, job types: {', '.join(baton.registry.names()) or '-'}"
+            escape(
+                f"baton node {config.name} ({', '.join(sorted(config.roles))}) on "
+                f"{cli.settings.store_url}, job types: {', '.join(baton.registry.names()) or '-'}"
+            )
         )
         if app_fleet is not None:
             started, removed = await app_fleet.monitoring.reconcile()
@@ -127,7 +132,7 @@ async def serve_node(
             return
 
         def announce(url: str) -> None:
-            err_console.print(f"admin API on {url} (docs: {url}/docs)")
+            err_console.print(escape(f"admin API on {url} (docs: {url}/docs)"))
             if on_started is not None:
                 on_started(url)
 
@@ -144,8 +149,8 @@ def tokens_for(settings: Settings, token_file: Path | None) -> ApiTokens:
     except OSError as exc:
         raise ConfigurationError(f"cannot keep the admin token in {path}: {exc}") from None
     if created:
-        err_console.print(f"admin token (kept in {path}, shown only this once):")
+        err_console.print(escape(f"admin token (kept in {path}, shown only this once):"))
         print(token, flush=True)
     else:
-        err_console.print(f"admin token: in {path}")
+        err_console.print(escape(f"admin token: in {path}"))
     return ApiTokens.of([(token, Role.ADMIN)])
