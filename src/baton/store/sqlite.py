@@ -281,7 +281,17 @@ class SQLiteStore(Store):
             raise _translate(exc, self.path) from exc
 
     async def check(self) -> StoreReport:
-        """Facts about the file; warn when it is not in WAL mode (another program set it)."""
+        """Facts about the file; a problem when ``PRAGMA quick_check`` finds it damaged,
+        a warning when it is not in WAL mode (another program set it)."""
+        damage = await self._read(
+            lambda conn: [str(r[0]) for r in conn.exec_driver_sql("PRAGMA quick_check")]
+        )
+        if damage != ["ok"]:
+            report = StoreReport(facts={"store": f"SQLite {sqlite3.sqlite_version} at {self.path}"})
+            report.problems.append(
+                "the file is damaged (PRAGMA quick_check): " + "; ".join(damage[:5])
+            )
+            return report
 
         def body(conn: Connection) -> dict[str, str]:
             facts = {
