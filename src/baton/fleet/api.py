@@ -12,7 +12,7 @@ from baton import RunState
 from baton.fleet.domain import MetricSample, Worker, WorkerStatus
 from baton.fleet.errors import WorkerTerminatedError
 from baton.fleet.registration import parse_tag_filters
-from baton.web import Admin, Viewer, documented
+from baton.web import Admin, StrictJSONRoute, Viewer, documented
 
 if TYPE_CHECKING:
     from baton.fleet.service import Fleet
@@ -62,7 +62,12 @@ class Refresh(BaseModel):
 
 def fleet_router(fleet: Fleet) -> APIRouter:
     """The routes, bound to ``fleet``."""
-    router = APIRouter(prefix="/workers", tags=["fleet"], responses=documented(401, 403))
+    router = APIRouter(
+        route_class=StrictJSONRoute,
+        prefix="/workers",
+        tags=["fleet"],
+        responses=documented(401, 403),
+    )
 
     @router.get("", dependencies=[Viewer], responses=documented(422))
     async def list_workers(status: Annotated[WorkerStatus | None, Query()] = None) -> list[Worker]:
