@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import unicodedata
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -82,11 +83,20 @@ def check_run_id(value: object, field: str = "run_id") -> str:
     return value
 
 
-def text_problem(value: str, max_length: int = MAX_TEXT_LENGTH) -> str | None:
-    """Why a short free text (a cron expression) cannot be stored, or ``None``."""
+#: An event id as every store gives them out (a number, or a Redis stream id such as
+#: ``1764237600000-0``): at most 18 digits a part, so that each fits a signed 64-bit integer.
+POSITION_PATTERN = re.compile(r"[0-9]{1,18}(?:-[0-9]{1,18})?")
+#: A run cursor: a number in every store.
+RUN_CURSOR_PATTERN = re.compile(r"[0-9]{1,18}")
+
+
+def text_problem(
+    value: str, max_length: int = MAX_TEXT_LENGTH, *, printable: bool = True
+) -> str | None:
+    """Why a short free text (a cron expression, a filter) cannot be used, or ``None``."""
     if len(value) > max_length:
         return f"must be at most {max_length} characters long"
-    if not value.isprintable():
+    if printable and not value.isprintable():
         return "must not contain control characters"
     if not _encodable(value):
         return "must be valid Unicode (it holds a lone surrogate)"

@@ -25,10 +25,14 @@ from typing import Any, Self
 from pydantic import BaseModel, ValidationError
 
 from baton._input import (
+    MAX_RUN_ID_LENGTH,
+    POSITION_PATTERN,
+    RUN_CURSOR_PATTERN,
     check_json,
     check_key,
     check_run_id,
     id_problem,
+    text_problem,
     time_problem,
 )
 from baton.errors import (
@@ -230,7 +234,7 @@ class Baton:
 
     async def events(self, *, after: str | None = None, limit: int = 100) -> list[Event]:
         """Events of the log in order, after the event id ``after``."""
-        position = None if after is None else _position(after, "after")
+        position = None if after is None else _position(after, "after", POSITION_PATTERN)
         return await self.store.read_events(after=position, limit=_limit(limit))
 
     async def nodes(self) -> list[NodeInfo]:
@@ -404,11 +408,11 @@ class Baton:
     ) -> Page[Schedule]:
         """One page of schedules by id; pass the page's ``next_cursor`` for the next."""
         flt = ScheduleFilter(
-            type=_optional_id(type, "type"),
+            type=_filter(type, "type"),
             state=_enum(ScheduleState, state, "state"),
-            id_prefix=_optional_id(id_prefix, "id_prefix"),
+            id_prefix=_filter(id_prefix, "id_prefix"),
         )
-        position = _optional_id(cursor, "cursor")
+        position = _filter(cursor, "cursor")
         return await self.store.list_schedules(flt, cursor=position, limit=_limit(limit))
 
     async def remove(self, schedule_id: str, *, reason: str = "removed on request") -> None:
@@ -522,12 +526,12 @@ class Baton:
         if since is not None:
             _check_time(since, "since")
         flt = RunFilter(
-            schedule_id=_optional_id(schedule_id, "job"),
-            type=_optional_id(type, "type"),
+            schedule_id=_filter(schedule_id, "job"),
+            type=_filter(type, "type"),
             states=states,
             since=since,
         )
-        position = None if cursor is None else _position(cursor, "cursor")
+        position = None if cursor is None else _position(cursor, "cursor", RUN_CURSOR_PATTERN)
         return await self.store.list_runs(flt, cursor=position, limit=_limit(limit))
 
     async def get_run(self, run_id: str) -> Run:
@@ -604,24 +608,22 @@ def _missed_once(trigger: Trigger, first: datetime, policy: Policy, now: datetim
     return first + grace < now
 
 
-def _optional_id(value: str | None, field: str) -> str | None:
-    """A filter or cursor that is an id (or its prefix): the id grammar, or ``None``."""
-    return None if value is None else _checked_id(value, field)
+def _filter(value: str | None, field: str) -> str | None:
+    """A filter or a schedule cursor: compared with ids, so any text an id could be
+    compared with (at most a run id's length, valid Unicode)."""
+    if value is None:
+        return None
+    problem = None if isinstance(value, str) else "must be a string"
+    problem = problem or text_problem(value, MAX_RUN_ID_LENGTH, printable=False)
+    if problem is not None:
+        raise InvalidInputError(problem, field=field)
+    return value
 
 
-_POSITION = re.compile(r"[0-9]{1,19}(?:-[0-9]{1,19})?")
-_INT64_MAX = 2**63 - 1
-
-
-def _position(value: str, field: str) -> str:
-    """A run cursor or an event id given back by a caller: one or two decimal numbers
-    (``12``, a Redis stream's ``1764237600000-0``), each within a signed 64-bit integer,
-    as every store gives them out. Anything else is refused before it reaches a store."""
-    if (
-        not isinstance(value, str)
-        or not _POSITION.fullmatch(value)
-        or any(int(part) > _INT64_MAX for part in value.split("-"))
-    ):
+def _position(value: str, field: str, pattern: re.Pattern[str]) -> str:
+    """A run cursor or an event id given back by a caller, as ``pattern`` has it (numbers
+    that fit a signed 64-bit integer). Anything else is refused before it reaches a store."""
+    if not isinstance(value, str) or not pattern.fullmatch(value):
         raise InvalidInputError("is not a value this store gave out", field=field)
     return value
 

@@ -93,7 +93,7 @@ def fleet_router(fleet: Fleet) -> APIRouter:
         )
         return ImportReport(registered=result.registered, already=result.already)
 
-    @router.get("/{worker_id}", dependencies=[Viewer], responses=documented(404))
+    @router.get("/{worker_id}", dependencies=[Viewer], responses=documented(404, 422))
     async def get_worker(worker_id: str) -> Worker:
         """One worker."""
         return await fleet.repository.require(worker_id)
@@ -112,7 +112,7 @@ def fleet_router(fleet: Fleet) -> APIRouter:
         "/{worker_id}/refresh",
         status_code=202,
         dependencies=[Admin],
-        responses=documented(404, 409),
+        responses=documented(404, 409, 422),
     )
     async def refresh_worker(worker_id: str) -> Refresh:
         """Collect now (at most one waiting collection per worker); says when it runs."""
@@ -129,7 +129,9 @@ def fleet_router(fleet: Fleet) -> APIRouter:
             pending=not run.state.finished,
         )
 
-    @router.delete("/{worker_id}", status_code=204, dependencies=[Admin], responses=documented(404))
+    @router.delete(
+        "/{worker_id}", status_code=204, dependencies=[Admin], responses=documented(404, 422)
+    )
     async def delete_worker(worker_id: str) -> Response:
         """Stop monitoring the worker and forget it."""
         await fleet.registration.remove(worker_id)

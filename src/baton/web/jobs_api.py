@@ -8,7 +8,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Body, Query, Response
 
 from baton.model import Page, Run, Schedule, ScheduleState
-from baton.web.deps import Admin, BatonDep, RedactorDep, Viewer
+from baton.web.deps import Admin, BatonDep, Filter, RedactorDep, RunCursor, ScheduleId, Viewer
 from baton.web.limits import StrictJSONRoute
 from baton.web.openapi import RUN_LINKS, SCHEDULE_LINKS, documented
 from baton.web.schemas import NewSchedule, ScheduleBody, TriggerBody
@@ -24,10 +24,10 @@ _ONE = documented(404, 422)
 async def list_jobs(
     baton: BatonDep,
     redactor: RedactorDep,
-    type: Annotated[str | None, Query(description="Only this job type.")] = None,
+    type: Annotated[Filter, Query(description="Only this job type.")] = None,
     state: Annotated[ScheduleState | None, Query()] = None,
-    id_prefix: Annotated[str | None, Query(description="Only ids starting with this.")] = None,
-    cursor: Annotated[str | None, Query(description="next_cursor of the previous page.")] = None,
+    id_prefix: Annotated[Filter, Query(description="Only ids starting with this.")] = None,
+    cursor: Annotated[Filter, Query(description="next_cursor of the previous page.")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Page[Schedule]:
     """Schedules by id, one page at a time."""
@@ -61,10 +61,10 @@ async def create_job(
 
 @router.get("/{schedule_id}/runs", dependencies=[Viewer], responses=documented(404, 422))
 async def job_runs(
-    schedule_id: str,
+    schedule_id: ScheduleId,
     baton: BatonDep,
     redactor: RedactorDep,
-    cursor: Annotated[str | None, Query()] = None,
+    cursor: RunCursor = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Page[Run]:
     """The runs of one schedule, newest first."""
@@ -80,7 +80,7 @@ async def job_runs(
     responses={202: RUN_LINKS, **documented(400, 404, 422)},
 )
 async def trigger_job(
-    schedule_id: str,
+    schedule_id: ScheduleId,
     baton: BatonDep,
     redactor: RedactorDep,
     body: Annotated[TriggerBody | None, Body()] = None,
@@ -91,19 +91,19 @@ async def trigger_job(
 
 
 @router.post("/{schedule_id}/pause", dependencies=[Admin], responses=_ONE)
-async def pause_job(schedule_id: str, baton: BatonDep, redactor: RedactorDep) -> Schedule:
+async def pause_job(schedule_id: ScheduleId, baton: BatonDep, redactor: RedactorDep) -> Schedule:
     """Stop firing until resumed."""
     return redactor.schedule(await baton.pause(schedule_id))
 
 
 @router.post("/{schedule_id}/resume", dependencies=[Admin], responses=_ONE)
-async def resume_job(schedule_id: str, baton: BatonDep, redactor: RedactorDep) -> Schedule:
+async def resume_job(schedule_id: ScheduleId, baton: BatonDep, redactor: RedactorDep) -> Schedule:
     """Fire again from the next tick after now (missed ticks are not run)."""
     return redactor.schedule(await baton.resume(schedule_id))
 
 
 @router.get("/{schedule_id}", dependencies=[Viewer], responses=_ONE)
-async def get_job(schedule_id: str, baton: BatonDep, redactor: RedactorDep) -> Schedule:
+async def get_job(schedule_id: ScheduleId, baton: BatonDep, redactor: RedactorDep) -> Schedule:
     """One schedule."""
     return redactor.schedule(await baton.get(schedule_id))
 
@@ -118,7 +118,7 @@ async def get_job(schedule_id: str, baton: BatonDep, redactor: RedactorDep) -> S
     },
 )
 async def put_job(
-    schedule_id: str,
+    schedule_id: ScheduleId,
     body: ScheduleBody,
     baton: BatonDep,
     redactor: RedactorDep,
@@ -140,7 +140,7 @@ async def put_job(
 
 
 @router.delete("/{schedule_id}", status_code=204, dependencies=[Admin], responses=_ONE)
-async def delete_job(schedule_id: str, baton: BatonDep) -> Response:
+async def delete_job(schedule_id: ScheduleId, baton: BatonDep) -> Response:
     """Remove the schedule; its runs stay as history."""
     await baton.remove(schedule_id, reason="removed through the API")
     return Response(status_code=204)

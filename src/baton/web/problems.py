@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from baton.errors import (
     BatonError,
@@ -90,6 +91,17 @@ def _not_json(exc: RequestValidationError) -> bool:
     return any(error.get("type") == "json_invalid" for error in exc.errors())
 
 
+def allowed_methods(request: Request) -> str:
+    """Every method some route serves at this path. Starlette names only the first
+    route that matched the path, which misleads a client when several routes share it."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches({**request.scope, "method": ""})
+        if match is not Match.NONE:
+            methods |= getattr(route, "methods", None) or set()
+    return ", ".join(sorted(methods))
+
+
 def install(app: FastAPI) -> None:
     """Turn baton's errors, HTTP errors and request validation errors into problems."""
 
@@ -100,11 +112,14 @@ def install(app: FastAPI) -> None:
 
     async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, HTTPException)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = allowed_methods(request)
         return problem_response(
             exc.status_code,
             str(exc.detail),
             instance=request.url.path,
-            headers=dict(exc.headers or {}),
+            headers=headers,
         )
 
     async def on_invalid_request(request: Request, exc: Exception) -> JSONResponse:
@@ -112,7 +127,8 @@ def install(app: FastAPI) -> None:
         # FastAPI's locations start with the part of the request (body, query, path...).
         invalid = InvalidInputError.from_validation(exc, skip=1)
         field = None if _not_json(exc) else invalid.field
-        return problem_response(422, invalid.message, instance=request.url.path, field=field)
+        detail = invalid.message.removeprefix("Value error, ")  # pydantic's prefix
+        return problem_response(422, detail, instance=request.url.path, field=field)
 
     app.add_exception_handler(BatonError, on_baton_error)
     app.add_exception_handler(HTTPException, on_http_error)

@@ -6,8 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from baton.model import Page, Run, RunState, UTCDateTime
-from baton.web.deps import Admin, BatonDep, RedactorDep, Viewer
+from baton.model import Page, Run, RunState
+from baton.web.deps import Admin, BatonDep, Filter, RedactorDep, RunCursor, RunId, Since, Viewer
 from baton.web.limits import StrictJSONRoute
 from baton.web.openapi import RUN_LINKS, documented
 
@@ -20,11 +20,11 @@ router = APIRouter(
 async def list_runs(
     baton: BatonDep,
     redactor: RedactorDep,
-    job: Annotated[str | None, Query(description="Only runs of this schedule id.")] = None,
-    type: Annotated[str | None, Query(description="Only runs of this job type.")] = None,
+    job: Annotated[Filter, Query(description="Only runs of this schedule id.")] = None,
+    type: Annotated[Filter, Query(description="Only runs of this job type.")] = None,
     state: Annotated[list[RunState] | None, Query(description="Repeatable.")] = None,
-    since: Annotated[UTCDateTime | None, Query(description="Created at or after.")] = None,
-    cursor: Annotated[str | None, Query(description="next_cursor of the previous page.")] = None,
+    since: Since = None,
+    cursor: RunCursor = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Page[Run]:
     """Runs, newest first, one page at a time."""
@@ -34,8 +34,8 @@ async def list_runs(
     return Page[Run](items=[redactor.run(r) for r in page.items], next_cursor=page.next_cursor)
 
 
-@router.get("/{run_id}", dependencies=[Viewer], responses=documented(404))
-async def get_run(run_id: str, baton: BatonDep, redactor: RedactorDep) -> Run:
+@router.get("/{run_id}", dependencies=[Viewer], responses=documented(404, 422))
+async def get_run(run_id: RunId, baton: BatonDep, redactor: RedactorDep) -> Run:
     """One run."""
     return redactor.run(await baton.get_run(run_id))
 
@@ -43,9 +43,9 @@ async def get_run(run_id: str, baton: BatonDep, redactor: RedactorDep) -> Run:
 @router.post(
     "/{run_id}/retry",
     dependencies=[Admin],
-    responses={200: RUN_LINKS, **documented(404, 409)},
+    responses={200: RUN_LINKS, **documented(404, 409, 422)},
 )
-async def retry_run(run_id: str, baton: BatonDep, redactor: RedactorDep) -> Run:
+async def retry_run(run_id: RunId, baton: BatonDep, redactor: RedactorDep) -> Run:
     """One more attempt of a failed, dead or cancelled run; a queued or running run is
     returned as it is; 409 for a run that succeeded."""
     return redactor.run(await baton.retry_run(run_id, reason="retry requested through the API"))
@@ -54,9 +54,9 @@ async def retry_run(run_id: str, baton: BatonDep, redactor: RedactorDep) -> Run:
 @router.post(
     "/{run_id}/cancel",
     dependencies=[Admin],
-    responses={200: RUN_LINKS, **documented(404)},
+    responses={200: RUN_LINKS, **documented(404, 422)},
 )
-async def cancel_run(run_id: str, baton: BatonDep, redactor: RedactorDep) -> Run:
+async def cancel_run(run_id: RunId, baton: BatonDep, redactor: RedactorDep) -> Run:
     """Cancel a queued run at once, or ask the node running it to stop; a finished run is
     returned as it is."""
     return redactor.run(await baton.cancel_run(run_id, reason="cancelled through the API"))

@@ -10,7 +10,14 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from baton._input import MAX_ID_LENGTH, MAX_KEY_LENGTH
 from baton.model import NodeInfo, Policy, ScheduleState
+
+#: The part of the id grammar a JSON Schema pattern can state (baton._input.id_problem
+#: also refuses format, private-use and unassigned characters).
+ID_PATTERN = r"^[^/\s\x00-\x1f\x7f-\x9f]+$"
+#: A key: an id without '@'.
+KEY_PATTERN = r"^[^@/\s\x00-\x1f\x7f-\x9f]+$"
 
 
 class _Body(BaseModel):
@@ -20,7 +27,9 @@ class _Body(BaseModel):
 class ScheduleBody(_Body):
     """A schedule as a client sends it to replace one (``PUT /admin/jobs/{id}``)."""
 
-    type: str = Field(description="The job type's registered name.")
+    type: str = Field(
+        min_length=1, max_length=MAX_ID_LENGTH, description="The job type's registered name."
+    )
     payload: dict[str, Any] = Field(default_factory=dict)
     trigger: dict[str, Any] = Field(
         description='One key naming the kind: {"interval": {"seconds": 300}}, '
@@ -34,7 +43,13 @@ class ScheduleBody(_Body):
 class NewSchedule(ScheduleBody):
     """A schedule as a client creates it (``POST /admin/jobs``)."""
 
-    id: str = Field(description="Caller-chosen and stable, e.g. worker-metrics:w-1.")
+    id: str = Field(
+        min_length=1,
+        max_length=MAX_ID_LENGTH,
+        pattern=ID_PATTERN,
+        description="Caller-chosen and stable, e.g. worker-metrics:w-1. Printable, no '/', "
+        "no spaces, control, bidi or zero-width characters.",
+    )
 
 
 class TriggerBody(_Body):
@@ -42,6 +57,9 @@ class TriggerBody(_Body):
 
     key: str | None = Field(
         default=None,
+        min_length=1,
+        max_length=MAX_KEY_LENGTH,
+        pattern=KEY_PATTERN,
         description="Idempotency key: the run's id is <schedule id>@manual:<key>. "
         "1 to 100 printable characters, no '@' or '/'.",
     )

@@ -16,7 +16,7 @@ from baton.errors import InvalidInputError
 from baton.events import kind_matches
 from baton.model import Event, RunState
 from baton.web import metrics as metrics_mod
-from baton.web.deps import BatonDep, Viewer
+from baton.web.deps import BatonDep, EventId, Viewer
 from baton.web.limits import StrictJSONRoute
 from baton.web.openapi import documented
 from baton.web.problems import problem_response
@@ -98,9 +98,7 @@ async def events(
     last_event_id: Annotated[
         str | None, Header(alias="Last-Event-ID", description="Resume after this event.")
     ] = None,
-    after: Annotated[
-        str | None, Query(description="Start after this event id (default: from now on).")
-    ] = None,
+    after: EventId = None,
     kind: Annotated[str | None, Query(description="Only kinds matching, e.g. run.*")] = None,
 ) -> StreamingResponse:
     """Server-sent events from the store's event log, as they are appended.
