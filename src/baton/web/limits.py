@@ -8,7 +8,6 @@ the limit. JSON bodies are parsed without NaN or Infinity and with bounded nesti
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -81,20 +80,25 @@ def _content_length(scope: Scope) -> int | None:
     return None
 
 
+class BadBody(HTTPException):
+    """A body that strict JSON refuses: 422 naming the value's path (``payload.x``).
+    An HTTP error, so that FastAPI's body reader lets it through to the problem handler."""
+
+    def __init__(self, exc: InvalidInputError) -> None:
+        path = exc.field or "body"
+        self.field = path.removeprefix("body.") if path != "body" else path
+        text = str(exc)
+        super().__init__(422, text.removeprefix(f"{exc.field}: ") if exc.field else text)
+
+
 class _StrictRequest(Request):
     async def json(self) -> Any:
         if not hasattr(self, "_json"):
             try:
                 self._json = loads_strict(await self.body(), "body")
             except InvalidInputError as exc:
-                # FastAPI answers a JSONDecodeError with a 422 naming the body.
-                raise json.JSONDecodeError(_message(exc), "", 0) from None
+                raise BadBody(exc) from None
         return self._json
-
-
-def _message(exc: InvalidInputError) -> str:
-    text = str(exc)
-    return text.removeprefix(f"{exc.field}: ") if exc.field else text
 
 
 class StrictJSONRoute(APIRoute):

@@ -91,15 +91,20 @@ def _not_json(exc: RequestValidationError) -> bool:
     return any(error.get("type") == "json_invalid" for error in exc.errors())
 
 
+_METHODS = ("DELETE", "GET", "PATCH", "POST", "PUT")
+
+
 def allowed_methods(request: Request) -> str:
     """Every method some route serves at this path. Starlette names only the first
     route that matched the path, which misleads a client when several routes share it."""
-    methods: set[str] = set()
-    for route in request.app.router.routes:
-        match, _ = route.matches({**request.scope, "method": ""})
-        if match is not Match.NONE:
-            methods |= getattr(route, "methods", None) or set()
-    return ", ".join(sorted(methods))
+    routes = request.app.router.routes
+    return ", ".join(
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes
+        )
+    )
 
 
 def install(app: FastAPI) -> None:
@@ -119,6 +124,7 @@ def install(app: FastAPI) -> None:
             exc.status_code,
             str(exc.detail),
             instance=request.url.path,
+            field=getattr(exc, "field", None),
             headers=headers,
         )
 
