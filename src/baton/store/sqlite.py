@@ -288,8 +288,9 @@ class SQLiteStore(Store):
         )
         if damage != ["ok"]:
             report = StoreReport(facts={"store": f"SQLite {sqlite3.sqlite_version} at {self.path}"})
+            lines = [line for row in damage for line in row.splitlines()]
             report.problems.append(
-                "the file is damaged (PRAGMA quick_check): " + "; ".join(damage[:5])
+                "the file is damaged (PRAGMA quick_check): " + "; ".join(lines[:5])
             )
             return report
 
