@@ -11,7 +11,14 @@ from rich.markup import escape
 from rich.table import Table
 
 from baton.app import Baton
-from baton.cli.context import CliState, out_console, print_json, run_async, state_of
+from baton.cli.context import (
+    CliState,
+    out_console,
+    print_json,
+    reporting_errors,
+    run_async,
+    state_of,
+)
 from baton.fleet import FLEET_JOBS, Fleet, FleetSettings, parse_tag_filters
 from baton.node import NodeConfig
 
@@ -51,7 +58,8 @@ def import_(
 ) -> None:
     """Register every instance matching the tags (not terminated) and monitor it."""
     cli = state_of(ctx)
-    filters = parse_tag_filters(tag or ["Name=cml-*"])
+    with reporting_errors():
+        filters = parse_tag_filters(tag or ["Name=cml-*"])
 
     async def go() -> tuple[list[str], list[str]]:
         async with opened(cli, fleet=FleetSettings()) as (_, fleet):
