@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import stat
@@ -135,11 +136,17 @@ def served(tmp_path: Path) -> Iterator[str]:
         stop(proc)
 
 
+#: Schema-valid requests the API may still refuse (422), for rules a JSON Schema cannot
+#: state: ids with format, private-use or unassigned characters, times outside 1970-9000,
+#: job types that are not registered, EC2 instances that do not exist, tag filter syntax.
+ACCEPTED_FAILURES = {"ST202"}
+
+
 @pytest.mark.slow
-def test_schemathesis_finds_no_server_error_and_no_schema_mismatch(
-    served: str, tmp_path: Path
-) -> None:
-    # The event stream never ends by design; it has tests of its own.
+def test_schemathesis_over_the_whole_api_finds_no_server_error(served: str, tmp_path: Path) -> None:
+    """Over 2,000 generated requests (examples, coverage, fuzzing and stateful phases,
+    following the links between operations), every check schemathesis has."""
+    report = tmp_path / "report.json"
     command = [
         str(Path(sys.executable).parent / "schemathesis"),
         "run",
@@ -147,20 +154,25 @@ def test_schemathesis_finds_no_server_error_and_no_schema_mismatch(
         "--header",
         f"Authorization: Bearer {ADMIN}",
         "--checks",
-        "not_a_server_error,status_code_conformance,content_type_conformance,"
-        "response_schema_conformance",
+        "all",
         "--exclude-path",
-        "/admin/events",
+        "/admin/events",  # the event stream never ends by design; it has tests of its own
         "--max-examples",
-        "40",
+        "120",
         "--seed",
         "20261127",
         "--generation-database",
         "none",
         "--no-color",
-        "--report-dir",
-        str(tmp_path / "report"),
+        "--report",
+        "json",
+        "--report-json-path",
+        str(report),
     ]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=tmp_path)
-    assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
-    assert " passed" in done.stdout
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    result = json.loads(report.read_text())
+    failures = {f["code"]: f for f in result["failures"]}
+    assert set(failures) <= ACCEPTED_FAILURES, done.stdout[-8000:]
+    assert result["errors"] == [], done.stdout[-8000:]
+    assert result["test_cases"]["generated"] >= 2000, result["test_cases"]
+    assert "Server error" not in done.stdout

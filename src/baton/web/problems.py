@@ -7,14 +7,15 @@ validation error also names the offending ``field`` (``payload.worker_id``,
 
 from __future__ import annotations
 
+import re
 from http import HTTPStatus
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
-from starlette.routing import Match
 
 from baton.errors import (
     BatonError,
@@ -91,20 +92,31 @@ def _not_json(exc: RequestValidationError) -> bool:
     return any(error.get("type") == "json_invalid" for error in exc.errors())
 
 
-_METHODS = ("DELETE", "GET", "PATCH", "POST", "PUT")
+_METHODS = ("delete", "get", "head", "options", "patch", "post", "put", "trace")
 
 
-def allowed_methods(request: Request) -> str:
-    """Every method some route serves at this path. Starlette names only the first
-    route that matched the path, which misleads a client when several routes share it."""
-    routes = request.app.router.routes
-    return ", ".join(
-        method
-        for method in _METHODS
-        if any(
-            route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes
-        )
+def allowed_methods(request: Request) -> str | None:
+    """The methods the OpenAPI document gives for this path (``None`` when it has none).
+
+    Starlette names only the methods of the first route whose path matched, which
+    misleads a client when several routes share a path. A path the document names
+    literally (``/workers/import``) is that entry's alone, not also an id of
+    ``/workers/{worker_id}``.
+    """
+    paths: dict[str, Any] = request.app.openapi().get("paths", {})
+    path = request.scope.get("path", "")
+    entries = (
+        [paths[path]]
+        if path in paths
+        else [entry for template, entry in paths.items() if _template(template).fullmatch(path)]
     )
+    methods = sorted({m.upper() for entry in entries for m in entry if m in _METHODS})
+    return ", ".join(methods) or None
+
+
+def _template(path: str) -> re.Pattern[str]:
+    """``/admin/jobs/{schedule_id}`` as a pattern: a parameter is one path segment."""
+    return re.compile(re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(path)))
 
 
 def install(app: FastAPI) -> None:
@@ -118,8 +130,9 @@ def install(app: FastAPI) -> None:
     async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, HTTPException)
         headers = dict(exc.headers or {})
-        if exc.status_code == 405:
-            headers["Allow"] = allowed_methods(request)
+        allowed = allowed_methods(request) if exc.status_code == 405 else None
+        if allowed is not None:
+            headers["Allow"] = allowed
         return problem_response(
             exc.status_code,
             str(exc.detail),
