@@ -22,7 +22,7 @@ import json
 import random
 import re
 from collections.abc import Mapping
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -344,17 +344,54 @@ def _calendar(spec: Mapping[str, Any], now: datetime) -> Trigger:
         end_date=parsed.end,
         timezone=zone,
     )
-    return _CalendarTrigger("calendar", parsed, impl)
+    return _CalendarTrigger("calendar", parsed, impl)  # impl: kept for its validation
 
 
 class _CalendarTrigger(Trigger):
-    """APScheduler's calendar trigger answers its start date for any ``now``; skip ahead."""
+    """A calendar interval: the day steps as APScheduler 3's ``CalendarIntervalTrigger``
+    takes them (a month step from the 31st goes on to the next month that has one),
+    with one difference. On the day clocks go forward, a wall-clock time that does not
+    exist fires at the first valid time after it, as cron does; APScheduler skips that
+    day, so a daily 02:30 in Europe/Brussels would not run on 2027-03-28.
+    """
+
+    def __init__(self, kind: TriggerKind, spec: CalendarSpec, impl: BaseTrigger) -> None:
+        super().__init__(kind, spec, impl)
+        self._cal = spec
+        self._zone = ZoneInfo(spec.timezone)
+        self._time = time(spec.hour, spec.minute, spec.second)
 
     def first_fire(self, now: datetime) -> datetime | None:
-        fire = _utc(self._impl.get_next_fire_time(None, now))
+        fire = self._on(self._cal.start) if self._cal.start else None
         while fire is not None and fire < now:
             fire = self.next_after(fire)
         return fire
+
+    def _raw_next(self, previous: datetime) -> datetime | None:
+        day = self._step(previous.astimezone(self._zone).date())
+        return None if day is None else self._on(day)
+
+    def _step(self, day: date) -> date | None:
+        spec = self._cal
+        year, month = day.year, day.month
+        while year <= LATEST.year:
+            month += spec.months
+            year += spec.years + (month - 1) // 12
+            month = (month - 1) % 12 + 1
+            try:
+                landed = date(year, month, day.day)
+            except ValueError:
+                continue  # no such day in that month: the next step that has one
+            return landed + timedelta(days=spec.days + spec.weeks * 7)
+        return None
+
+    def _on(self, day: date) -> datetime | None:
+        if self._cal.end is not None and day > self._cal.end:
+            return None
+        # fold=0 reads a time in the spring-forward gap with the offset before it:
+        # 02:30 that does not exist becomes 03:30, the first valid time after it.
+        local = datetime.combine(day, self._time, tzinfo=self._zone)
+        return local.astimezone(UTC)
 
 
 def _object_body(spec: Mapping[str, Any], kind: str) -> Mapping[str, Any]:

@@ -202,3 +202,15 @@ def test_durations(text: str, seconds: float) -> None:
 def test_bad_durations(text: str) -> None:
     with pytest.raises(InvalidTriggerError):
         parse_duration(text)
+
+
+def test_a_daily_calendar_time_in_the_spring_forward_gap_runs_at_the_first_valid_time() -> None:
+    brussels = ZoneInfo("Europe/Brussels")
+    daily = {"days": 1, "hour": 2, "minute": 30, "timezone": "Europe/Brussels"}
+    start = datetime(2027, 3, 26, tzinfo=UTC)
+    trigger = parse_trigger({"calendar": {**daily, "start": "2027-03-26"}}, now=start)
+    fires = [trigger.first_fire(start)]
+    for _ in range(3):
+        fires.append(trigger.next_after(fires[-1]))  # type: ignore[arg-type]
+    local = [f.astimezone(brussels).strftime("%m-%d %H:%M") for f in fires if f is not None]
+    assert local == ["03-26 02:30", "03-27 02:30", "03-28 03:30", "03-29 02:30"]
