@@ -219,3 +219,51 @@ def test_show_secrets_shows_them_but_never_the_lease_token() -> None:
 
     run = Redactor(Registry(), show_secrets=True).run(_run("notify", {"api_key": "s3cr3t!"}, "m"))
     assert run.payload == {"api_key": "s3cr3t!"} and run.lease_token is None
+
+
+async def test_the_poison_schedule_is_refused_by_the_python_api_single_and_bulk() -> None:
+    from baton import Baton
+
+    poison = {"interval": {"seconds": 1, "jitter": 1e300}}
+    async with Baton(store="memory://", jobs=ALL_JOBS) as baton:
+        with pytest.raises(InvalidTriggerError, match="jitter"):
+            await baton.add("record", id="poison", payload={"label": "x"}, trigger=poison)
+        entries = [
+            {
+                "job": "record",
+                "id": "ok",
+                "payload": {"label": "x"},
+                "trigger": {"interval": {"seconds": 1}},
+            },
+            {"job": "record", "id": "poison", "payload": {"label": "x"}, "trigger": poison},
+        ]
+        with pytest.raises(InvalidTriggerError) as caught:
+            await baton.add_many(entries)
+        assert caught.value.field == "schedules[1].trigger.interval.jitter"
+        assert (await baton.list()).items == []
+
+
+async def test_resume_refuses_a_one_off_whose_time_passed_beyond_its_grace() -> None:
+    from baton import Baton
+    from baton.errors import ConflictError
+    from baton.store.memory import MemoryStore
+    from tests.conftest import Clock
+
+    clock = Clock(NOW)
+    async with Baton(store=MemoryStore(clock=clock), jobs=ALL_JOBS) as baton:
+        at = {"date": (NOW + timedelta(seconds=10)).isoformat()}
+        await baton.add("record", id="once", payload={"label": "x"}, trigger=at, paused=True)
+        await baton.add(
+            "record",
+            id="late-ok",
+            payload={"label": "x"},
+            trigger=at,
+            paused=True,
+            policy={"misfire_grace": None},
+        )
+        clock.advance(10 + 61)
+        with pytest.raises(ConflictError, match="misfire grace"):
+            await baton.resume("once")
+        assert (await baton.get("once")).state.value == "paused"
+        resumed = await baton.resume("late-ok")  # however late: it may still run
+        assert resumed.state.value == "active"
