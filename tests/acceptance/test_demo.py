@@ -14,12 +14,16 @@ import pytest
 from tests.acceptance.procs import baton_cmd
 from tests.acceptance.test_serve import free_port
 
+ADMIN = "demo-admin-token-0123456789"
+VIEWER = "demo-viewer-token-0123456789"
+
 
 @pytest.mark.slow
 @pytest.mark.timeout(120)
 def test_demo_monitors_the_simulated_fleet_within_30s(tmp_path: Path) -> None:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BATON_"))}
+    env["BATON_API_TOKENS"] = f"viewer:{VIEWER},admin:{ADMIN}"
     proc = subprocess.Popen(
         [
             *baton_cmd(
@@ -42,20 +46,21 @@ def test_demo_monitors_the_simulated_fleet_within_30s(tmp_path: Path) -> None:
     )
     started = time.monotonic()
     lines: list[str] = []
-    token = None
+    curl = None
     try:
         assert proc.stdout is not None
-        while token is None and time.monotonic() - started < 30:
+        while curl is None and time.monotonic() - started < 30:
             line = proc.stdout.readline()
             lines.append(line)
-            found = re.search(r"token\s+(\S+)", line)
-            token = found.group(1) if found else None
-        assert token, "".join(lines)
-        url = f"http://127.0.0.1:{port}"
-        headers = {"Authorization": f"Bearer {token}"}
+            curl = re.search(r"curl -H '(Authorization: Bearer (\S+))' (\S+)", line)
+        assert curl, "".join(lines)
+        header, token, address = curl.groups()
+        assert token == ADMIN and VIEWER not in "".join(lines)
+        assert f"token   {ADMIN}" in [line.strip() for line in lines]  # the token alone
+        name, _, value = header.partition(": ")
         workers: list[dict[str, object]] = []
         while time.monotonic() - started < 30:
-            workers = httpx.get(f"{url}/workers", headers=headers, timeout=5).json()
+            workers = httpx.get(address, headers={name: value}, timeout=5).json()
             if len(workers) == 12 and all(w["cpu_utilization"] is not None for w in workers):
                 break
             time.sleep(1)
