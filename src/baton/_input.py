@@ -121,6 +121,8 @@ def check_json(value: Any, field: str, error: type[InvalidInputError] = InvalidI
     for item, path, depth in _walk(value, field):
         if depth > MAX_JSON_DEPTH:
             raise error(f"nests deeper than {MAX_JSON_DEPTH} levels", field=path)
+        if isinstance(item, _Constant):
+            raise error(f"{item.name} is not JSON (use a number or null)", field=path)
         if isinstance(item, float) and not math.isfinite(item):
             raise error("must be a finite number (no NaN or Infinity)", field=path)
         if isinstance(item, str) and not _encodable(item):
@@ -159,15 +161,19 @@ def _encodable(text: str) -> bool:
     return True
 
 
+class _Constant:
+    """Where the text said NaN, Infinity or -Infinity: found by :func:`check_json`, which
+    knows its path, and refused there."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
 def loads_strict(text: str | bytes, field: str) -> Any:
     """Parse JSON as RFC 8259 has it (no NaN or Infinity), refusing deep nesting and lone
-    surrogates; errors name ``field``."""
-
-    def refuse_constant(name: str) -> Any:
-        raise InvalidInputError(f"{name} is not JSON (use a number or null)", field=field)
-
+    surrogates; errors name the path to the value under ``field`` (``body.payload.x``)."""
     try:
-        value = json.loads(text, parse_constant=refuse_constant)
+        value = json.loads(text, parse_constant=_Constant)
     except RecursionError:
         raise InvalidInputError(f"nests deeper than {MAX_JSON_DEPTH} levels", field=field) from None
     except json.JSONDecodeError as exc:

@@ -125,7 +125,7 @@ def test_the_longest_interval_and_the_latest_start_still_compute_their_next_fire
 @pytest.mark.parametrize("text", ["99999999999999w", "9" * 400, "3654d"])
 def test_a_duration_longer_than_ten_years_is_refused_naming_the_flag(text: str) -> None:
     with pytest.raises(InvalidTriggerError) as caught:
-        parse_duration(text, "jitter")
+        parse_duration(text, field="jitter")
     assert caught.value.field == "jitter"
 
 

@@ -131,13 +131,15 @@ def _check_numbers(
     *, port: int, poll: float, terminate_after: float, duration: float | None
 ) -> None:
     if not 0 <= port <= 65535:
-        raise InvalidInputError("must be 0 to 65535", field="port")
+        raise InvalidInputError("must be 0 to 65535", field="--port")
     if not (math.isfinite(poll) and 1 <= poll <= 86_400):
-        raise InvalidInputError("must be 1 to 86400 seconds", field="poll")
+        raise InvalidInputError("must be 1 to 86400 seconds", field="--poll")
     if not (math.isfinite(terminate_after) and 0 <= terminate_after <= 86_400):
-        raise InvalidInputError("must be 0 to 86400 seconds", field="terminate-after")
+        raise InvalidInputError("must be 0 to 86400 seconds", field="--terminate-after")
     if duration is not None and not (math.isfinite(duration) and 0 < duration <= 604_800):
-        raise InvalidInputError("must be more than 0 and at most 604800 seconds", field="duration")
+        raise InvalidInputError(
+            "must be more than 0 and at most 604800 seconds", field="--duration"
+        )
 
 
 async def _run(

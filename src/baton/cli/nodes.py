@@ -45,11 +45,11 @@ def _check_numbers(
     """Refuse node flags out of range before they become durations (``inf`` or ``1e300``
     would overflow a timedelta)."""
     if concurrency is not None and not 1 <= concurrency <= MAX_CONCURRENCY:
-        raise InvalidInputError(f"must be 1 to {MAX_CONCURRENCY}", field="concurrency")
+        raise InvalidInputError(f"must be 1 to {MAX_CONCURRENCY}", field="--concurrency")
     for field, value in (
-        ("lease", lease),
-        ("shutdown-grace", shutdown_grace),
-        ("fire-ahead", fire_ahead),
+        ("--lease", lease),
+        ("--shutdown-grace", shutdown_grace),
+        ("--fire-ahead", fire_ahead),
     ):
         if not (math.isfinite(value) and 0 <= value <= MAX_NODE_SECONDS):
             raise InvalidInputError(f"must be 0 to {MAX_NODE_SECONDS:g} seconds", field=field)
@@ -85,7 +85,7 @@ def node_config(
             fire_ahead=fire_ahead,
         )
         if log_level.upper() not in _LEVELS:
-            raise InvalidInputError(f"must be one of {', '.join(_LEVELS)}", field="log-level")
+            raise InvalidInputError(f"must be one of {', '.join(_LEVELS)}", field="--log-level")
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )

@@ -78,7 +78,7 @@ def serve(
     settings = cli.settings
     with reporting_errors():
         if port is not None and not 0 <= port <= 65535:
-            raise InvalidInputError("must be 0 to 65535", field="port")
+            raise InvalidInputError("must be 0 to 65535", field="--port")
         tokens = tokens_for(settings, token_file) if "api" in config.roles else None
         fleet_settings = FleetSettings() if fleet or settings.fleet else None
     run_async(

@@ -81,14 +81,14 @@ def _content_length(scope: Scope) -> int | None:
 
 
 class BadBody(HTTPException):
-    """A body that strict JSON refuses: 422 naming the value's path (``payload.x``).
-    An HTTP error, so that FastAPI's body reader lets it through to the problem handler."""
+    """A body that strict JSON refuses: 422 naming the value's path (``payload.x``), or no
+    field when the body as a whole is at fault (not JSON, NaN, nested too deeply). An
+    HTTP error, so that FastAPI's body reader lets it through to the problem handler."""
 
     def __init__(self, exc: InvalidInputError) -> None:
         path = exc.field or "body"
-        self.field = path.removeprefix("body.") if path != "body" else path
-        text = str(exc)
-        super().__init__(422, text.removeprefix(f"{exc.field}: ") if exc.field else text)
+        self.field = None if path == "body" else path.removeprefix("body.")
+        super().__init__(422, exc.message)
 
 
 class _StrictRequest(Request):

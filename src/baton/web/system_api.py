@@ -124,8 +124,7 @@ async def _check_position(baton: Baton, event_id: str, field: str) -> None:
     try:
         await baton.events(after=event_id, limit=1)
     except InvalidInputError as exc:
-        reason = str(exc).removeprefix(f"{exc.field}: ") if exc.field else str(exc)
-        raise InvalidInputError(reason, field=field) from None
+        raise InvalidInputError(exc.message, field=field) from None
 
 
 async def _stream(
