@@ -113,7 +113,7 @@ async def test_check_names_the_job_types_of_each_node_and_the_runs_no_node_can_r
 ) -> None:
     url = f"sqlite:///{tmp_path}/baton.db"
     async with Baton(store=url, jobs=[WorkerMetrics]) as baton:
-        await baton.enqueue(WorkerMetrics(worker_id="w-1"), run_id="waits")
+        await baton.enqueue(WorkerMetrics(worker_id="w-1"), key="waits")
         node = NodeInfo(
             name="blind",
             roles=("scheduler", "worker"),

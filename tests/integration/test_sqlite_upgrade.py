@@ -16,7 +16,7 @@ async def test_a_version_1_file_gains_lease_losses_and_keeps_its_schedules_and_r
     url = f"sqlite:///{path}"
     async with Baton(store=url, jobs=ALL_JOBS) as baton:
         await baton.add(Record(label="x"), id="kept", trigger={"interval": {"seconds": 60}})
-        await baton.enqueue(Record(label="y"), run_id="queued")
+        await baton.enqueue(Record(label="y"), key="queued")
     # Make the file what version 1 wrote: no lease_losses column, version "1".
     with sqlite3.connect(path) as conn:
         conn.execute("ALTER TABLE baton_runs DROP COLUMN lease_losses")
