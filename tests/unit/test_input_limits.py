@@ -10,12 +10,20 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from baton import Policy
+from baton import Baton, Policy
 from baton._input import check_json, id_problem, loads_strict
-from baton.errors import InvalidInputError, InvalidPolicyError, InvalidTriggerError
+from baton.errors import (
+    ConflictError,
+    InvalidInputError,
+    InvalidPolicyError,
+    InvalidTriggerError,
+)
+from baton.jobs import Registry
 from baton.model import RetryPolicy, Run, RunError
 from baton.redaction import Redactor
+from baton.store.memory import MemoryStore
 from baton.triggers import parse_duration, parse_trigger
+from tests.conftest import Clock
 from tests.jobs_for_tests import ALL_JOBS
 
 NOW = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
@@ -142,7 +150,6 @@ def test_a_duration_longer_than_ten_years_is_refused_naming_the_flag(text: str) 
     ],
 )
 async def test_policy_bounds_name_the_field(policy: dict[str, Any], field: str) -> None:
-    from baton import Baton
 
     async with Baton(store="memory://", jobs=ALL_JOBS) as baton:
         with pytest.raises(InvalidPolicyError) as caught:
@@ -183,7 +190,6 @@ def _run(type_name: str, payload: dict[str, Any], message: str) -> Run:
 
 
 def test_a_type_this_process_does_not_know_shows_no_payload_value() -> None:
-    from baton.jobs import Registry
 
     redactor = Redactor(Registry())
     run = redactor.run(
@@ -199,7 +205,6 @@ def test_a_type_this_process_does_not_know_shows_no_payload_value() -> None:
 
 
 def test_known_secret_values_are_replaced_in_error_texts_which_are_bounded() -> None:
-    from baton.jobs import Registry
 
     redactor = Redactor(Registry(ALL_JOBS))
     message = "auth failed for SUPERSECRETVALUE42 " + "x" * 10_000
@@ -215,14 +220,12 @@ def test_known_secret_values_are_replaced_in_error_texts_which_are_bounded() -> 
 
 
 def test_show_secrets_shows_them_but_never_the_lease_token() -> None:
-    from baton.jobs import Registry
 
     run = Redactor(Registry(), show_secrets=True).run(_run("notify", {"api_key": "s3cr3t!"}, "m"))
     assert run.payload == {"api_key": "s3cr3t!"} and run.lease_token is None
 
 
 async def test_the_poison_schedule_is_refused_by_the_python_api_single_and_bulk() -> None:
-    from baton import Baton
 
     poison = {"interval": {"seconds": 1, "jitter": 1e300}}
     async with Baton(store="memory://", jobs=ALL_JOBS) as baton:
@@ -244,10 +247,6 @@ async def test_the_poison_schedule_is_refused_by_the_python_api_single_and_bulk(
 
 
 async def test_resume_refuses_a_one_off_whose_time_passed_beyond_its_grace() -> None:
-    from baton import Baton
-    from baton.errors import ConflictError
-    from baton.store.memory import MemoryStore
-    from tests.conftest import Clock
 
     clock = Clock(NOW)
     async with Baton(store=MemoryStore(clock=clock), jobs=ALL_JOBS) as baton:
