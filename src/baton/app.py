@@ -247,6 +247,7 @@ class Baton:
 
     async def reset_breaker(self, key: str, *, reason: str = "reset on request") -> Breaker:
         """Close the breaker ``key`` at once; :class:`NotFoundError` if there is none."""
+        _filter(key, "key")  # bounded, valid Unicode: what a store can look up
         found = await self.store.reset_breaker(key, reason=reason)
         if found is None:
             raise BreakerNotFoundError(key)

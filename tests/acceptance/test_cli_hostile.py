@@ -97,6 +97,7 @@ CASES: list[tuple[tuple[str, ...], tuple[str, ...]]] = [
     (("jobs", "trigger", "w:1", "--key", "c@2026-11-27T10:00:00Z"), ("key", "'@'")),
     (("jobs", "show", "\udcff"), ("id",)),
     (("runs", "show", "x" * 400), ("run_id",)),
+    (("breakers", "reset", "\udcff"), ("key",)),
     (("worker", "--lease", "1e300"), ("lease",)),
     (("worker", "--shutdown-grace", "nan"), ("shutdown-grace",)),
     (("worker", "--concurrency", "9" * 30), ("concurrency",)),
