@@ -12,7 +12,7 @@ from typing import Annotated, Any, Generic, Self, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from baton._input import MAX_SPAN, id_problem, time_problem
+from baton._input import MAX_SPAN, id_problem, text_problem, time_problem
 
 MAX_PAYLOAD_BYTES = 64 * 1024
 MAX_TIMEOUT = timedelta(days=30)
@@ -200,6 +200,14 @@ class BreakerPolicy(Record):
     cooldown: timedelta = Field(
         default=timedelta(seconds=30), gt=timedelta(0), le=timedelta(days=1)
     )
+
+    @field_validator("key")
+    @classmethod
+    def _printable(cls, value: str | None) -> str | None:
+        problem = None if value is None else text_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
 
 
 class Policy(Record):

@@ -147,6 +147,8 @@ def test_a_duration_longer_than_ten_years_is_refused_naming_the_flag(text: str) 
         ({"retry": {"jitter": float("nan")}}, "policy.retry.jitter"),
         ({"priority": 10**30}, "policy.priority"),
         ({"max_concurrent": 10**30}, "policy.max_concurrent"),
+        ({"breaker": {"key": "aws:\x00"}}, "policy.breaker.key"),
+        ({"breaker": {"key": "aws:\ud800"}}, "policy.breaker.key"),
     ],
 )
 async def test_policy_bounds_name_the_field(policy: dict[str, Any], field: str) -> None:
