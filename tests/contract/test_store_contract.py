@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from baton.errors import InvalidInputError, ScheduleExistsError
-from baton.model import NodeInfo, Policy, RunError, RunState, ScheduleState
+from baton.model import NodeInfo, Policy, RunError, RunState, Schedule, ScheduleState
 from baton.node import FirePlanner
 from baton.store.base import (
     Claimant,
     ClaimRequest,
     Completion,
+    FirePlan,
     Outcome,
     RunFilter,
     ScheduleFilter,
@@ -716,3 +717,48 @@ async def test_bulk_add_is_all_or_nothing(store: Store, clock: Clock) -> None:
     assert await store.next_fire_time() == clock.now
     kinds = [e.kind for e in await store.read_events(limit=100)]
     assert kinds.count("schedule.added") == 6 and kinds.count("schedule.replaced") == 1
+
+
+async def test_a_schedule_whose_plan_fails_is_paused_and_the_batch_fires(
+    store: Store, clock: Clock
+) -> None:
+    await store.add_schedule(schedule("healthy", clock.now))
+    await store.add_schedule(schedule("poison", clock.now))
+    planner = FirePlanner()
+
+    def plan(s: Schedule, now: datetime) -> FirePlan:
+        if s.id == "poison":
+            raise OverflowError("date value out of range")
+        return planner(s, now)
+
+    fired = await store.fire_due(limit=10, planner=plan)
+    assert [r.id for r in fired.created] == ["healthy@2026-11-27T10:00:00Z"]
+    poison = await store.get_schedule("poison")
+    assert poison is not None and poison.state is ScheduleState.PAUSED
+    assert poison.next_fire_at is None
+    (paused,) = [e for e in await store.read_events(limit=100) if e.kind == "schedule.paused"]
+    assert paused.subject == "poison" and "date value out of range" in paused.data["reason"]
+    clock.advance(60)
+    again = await store.fire_due(limit=10, planner=plan)
+    assert [r.schedule_id for r in again.created] == ["healthy"]
+
+
+async def test_a_stored_poison_trigger_never_stops_other_schedules_firing(
+    store: Store, clock: Clock
+) -> None:
+    """A trigger that slipped past validation (written by hand, or by an older version):
+    the others fire, it does not."""
+    poison = schedule(
+        "poison",
+        clock.now,
+        trigger={"interval": {"seconds": 1, "jitter": 1e300, "start": clock.now.isoformat()}},
+    )
+    await store.add_schedule(poison)
+    await store.add_schedule(schedule("healthy", clock.now))
+    fired = await store.fire_due(limit=10, planner=FirePlanner())
+    assert [r.schedule_id for r in fired.created] == ["healthy"]
+    kept = await store.get_schedule("poison")
+    assert kept is not None and (
+        kept.state is ScheduleState.PAUSED
+        or (kept.next_fire_at is not None and kept.next_fire_at > clock.now)
+    )
