@@ -47,7 +47,7 @@ async def _enqueue_jobs(url: str) -> tuple[datetime, list[str]]:
         for n in range(JOBS):
             run = await baton.enqueue(
                 tick,
-                run_id=f"job-{n:02}",
+                key=f"job-{n:02}",
                 payload={"n": n, "seconds": 3},
                 due_at=start,
                 policy={"retry": {"max_attempts": 3}},
