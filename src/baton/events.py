@@ -29,6 +29,7 @@ SCHEDULE_REMOVED: Final = "schedule.removed"
 SCHEDULE_PAUSED: Final = "schedule.paused"
 SCHEDULE_RESUMED: Final = "schedule.resumed"
 SCHEDULE_MISFIRED: Final = "schedule.misfired"
+RUN_WAITING: Final = "run.waiting"
 RUN_QUEUED: Final = "run.queued"
 RUN_STARTED: Final = "run.started"
 RUN_SUCCEEDED: Final = "run.succeeded"
@@ -51,6 +52,7 @@ RUN_STATE_EVENTS: Final = {
     "dead": RUN_DEAD,
     "cancelled": RUN_CANCELLED,
     "skipped": RUN_SKIPPED,
+    "waiting": RUN_WAITING,
 }
 
 #: Called with each matching event; may be a plain or an async function.

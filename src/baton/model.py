@@ -120,13 +120,17 @@ class ScheduleState(StrEnum):
 class RunState(StrEnum):
     """The life of a run: queued -> running -> succeeded | retrying | failed | dead.
 
+    ``waiting``: the run waits for other runs to end (its ``after``); it is neither
+    claimable nor finished, and becomes queued or skipped.
     ``retrying`` waits for its backoff and is claimable again; ``failed`` is final for
     errors that another attempt cannot fix (unknown job type, invalid payload);
     ``dead`` is final when a budget ran out (the job's attempts, or the lease losses);
     ``cancelled`` by request; ``skipped`` when the policy dropped a run that waited in
-    the queue (past its misfire grace, or folded into a newer fire by ``coalesce``).
+    the queue (past its misfire grace, or folded into a newer fire by ``coalesce``), or
+    a waiting run whose parents did not end as its rule asks (or not in time).
     """
 
+    WAITING = "waiting"
     QUEUED = "queued"
     RUNNING = "running"
     SUCCEEDED = "succeeded"
@@ -267,6 +271,20 @@ class RunError(Record):
     trace: str = ""
 
 
+class DependencyRule(StrEnum):
+    """When a waiting run may start: every parent run succeeded, or merely ended."""
+
+    ALL_SUCCESS = "all_success"
+    ALL_DONE = "all_done"
+
+
+class Dependencies(Record):
+    """The runs a run waits for, and the rule their outcomes must meet."""
+
+    runs: tuple[str, ...] = Field(min_length=1, max_length=100)
+    rule: DependencyRule = DependencyRule.ALL_SUCCESS
+
+
 class Run(Record):
     """One execution order for a job: a fire of a schedule, a manual trigger or an event."""
 
@@ -292,6 +310,9 @@ class Run(Record):
     error: RunError | None = None
     note: str | None = None
     """Free text the engine records: why a schedule was stopped, a cancellation."""
+    after: Dependencies | None = None
+    """The runs this one waits for (state ``waiting``); while it waits, ``due_at`` is
+    when it stops waiting and is skipped."""
 
     @property
     def failures(self) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from baton.model import Policy, RetryPolicy, Run, Schedule
+from baton.model import Dependencies, Policy, RetryPolicy, Run, RunState, Schedule
 
 
 def schedule(
@@ -42,6 +42,7 @@ def run(
     max_concurrent: int = 1,
     max_lease_losses: int = 3,
     type: str = "noop",
+    after: Dependencies | None = None,
 ) -> Run:
     return Run(
         id=rid,
@@ -56,4 +57,11 @@ def run(
             retry=RetryPolicy(max_attempts=max_attempts, max_lease_losses=max_lease_losses),
         ),
         created_at=now,
+        state=RunState.WAITING if after else RunState.QUEUED,
+        after=after,
     )
+
+
+def waiting(rid: str, now: datetime, *parents: str, wait: float = 60) -> Run:
+    """A run that waits (for ``wait`` seconds at most) for ``parents`` to succeed."""
+    return run(rid, now, due_in=wait, after=Dependencies(runs=parents))

@@ -20,7 +20,7 @@ from baton.node import FirePlanner
 from baton.store._signal import Topic
 from baton.store.base import WAKES, ClaimRequest, Completion, Outcome, Store
 from tests.conftest import Clock, make_store
-from tests.contract.helpers import run, schedule
+from tests.contract.helpers import run, schedule, waiting
 
 LEASE = timedelta(seconds=30)
 
@@ -82,6 +82,10 @@ async def _stop(store: Store, clock: Clock) -> None:
     await _complete(store, outcome, claimed.id)
 
 
+async def _waiting(store: Store, clock: Clock) -> None:
+    await store.enqueue_run(waiting("w", clock.now, "p"))
+
+
 #: (verb, topic) -> (what to set up, what to do): each does the verb so that the row's
 #: condition holds.
 SCENARIOS: dict[tuple[str, Topic], tuple[Step, Step]] = {
@@ -111,6 +115,14 @@ SCENARIOS: dict[tuple[str, Topic], tuple[Step, Step]] = {
     ("reap_expired", "queue"): (_expired, _reap),
     ("reap_expired", "done"): (_expired, _reap),
     ("retry_run", "queue"): (_failed, lambda s, c: s.retry_run("r1", reason="again")),
+    ("settle_waiting", "queue"): (
+        _waiting,
+        lambda s, c: s.settle_waiting("w", release=True, note="parents succeeded"),
+    ),
+    ("settle_waiting", "done"): (
+        _waiting,
+        lambda s, c: s.settle_waiting("w", release=False, note="parent failed"),
+    ),
 }
 
 ROWS = sorted(SCENARIOS)

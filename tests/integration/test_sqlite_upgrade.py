@@ -1,4 +1,5 @@
-"""A SQLite file written at schema version 1 opens under version 2 and loses nothing."""
+"""A SQLite file written at an older schema version opens under the current one and loses
+nothing."""
 
 from __future__ import annotations
 
@@ -27,4 +28,25 @@ async def test_a_version_1_file_gains_lease_losses_and_keeps_its_schedules_and_r
         assert run.state is RunState.QUEUED and run.lease_losses == 0
     with sqlite3.connect(path) as conn:
         (version,) = conn.execute("SELECT value FROM baton_meta WHERE key = 'version'").fetchone()
-    assert version == "2"
+    assert version == "3"
+
+
+async def test_a_version_2_file_gains_dependencies_and_the_waiting_index(tmp_path: Path) -> None:
+    path = tmp_path / "baton.db"
+    url = f"sqlite:///{path}"
+    async with Baton(store=url, jobs=ALL_JOBS) as baton:
+        await baton.enqueue(Record(label="y"), run_id="queued")
+    # Make the file what version 2 wrote: no dependencies column nor waiting index.
+    with sqlite3.connect(path) as conn:
+        conn.execute("DROP INDEX ix_baton_runs_waiting")
+        conn.execute("ALTER TABLE baton_runs DROP COLUMN dependencies")
+        conn.execute("UPDATE baton_meta SET value = '2' WHERE key = 'version'")
+    async with Baton(store=url, jobs=ALL_JOBS) as baton:
+        (run,) = (await baton.runs()).items
+        assert run.id == "queued" and run.after is None
+        await baton.enqueue(Record(label="z"), run_id="child", after=["queued"])
+        assert (await baton.run("child")).after is not None
+    with sqlite3.connect(path) as conn:
+        names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+        (version,) = conn.execute("SELECT value FROM baton_meta WHERE key = 'version'").fetchone()
+    assert "ix_baton_runs_waiting" in names and version == "3"

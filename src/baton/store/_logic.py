@@ -61,6 +61,7 @@ def runs_from_plan(schedule: Schedule, plan: FirePlan, now: datetime) -> list[Ru
                 finished_at=None,
                 error=None,
                 note=None,
+                after=None,
             )
         )
         for fire_at, due_at in plan.fires
@@ -252,7 +253,7 @@ def reaped(run: Run, now: datetime) -> Run:
 
 
 def cancelled(run: Run, reason: str, now: datetime) -> Run:
-    if run.state.claimable:
+    if run.state.claimable or run.state is RunState.WAITING:
         return run.evolve(state=RunState.CANCELLED, note=reason, finished_at=now)
     if run.state is RunState.RUNNING:
         return run.evolve(cancel_requested=True, note=reason)
@@ -262,19 +263,32 @@ def cancelled(run: Run, reason: str, now: datetime) -> Run:
 _RETRYABLE = frozenset({RunState.FAILED, RunState.DEAD, RunState.CANCELLED, RunState.SKIPPED})
 
 
-def retried(run: Run, reason: str, now: datetime) -> Run:
-    """One more attempt of a run that ended unsuccessfully; any other run is unchanged."""
+def retried(run: Run, reason: str, now: datetime, wait_until: datetime | None = None) -> Run:
+    """One more attempt of a run that ended unsuccessfully; any other run is unchanged.
+
+    With ``wait_until`` the run waits for its parents again (state ``waiting``) until
+    then, instead of being queued due now."""
     if run.state not in _RETRYABLE:
         return run
     return _requeued(
         run,
         attempt=run.attempt + 1,
-        due_at=now,
+        due_at=now if wait_until is None else wait_until,
         cancel_requested=False,
         finished_at=None,
         error=None,
         note=reason,
-    )
+    ).evolve(state=RunState.QUEUED if wait_until is None else RunState.WAITING)
+
+
+def settled(run: Run, *, release: bool, note: str, now: datetime) -> Run:
+    """A waiting run released (queued, due now) or skipped; any other run is unchanged,
+    so that however many nodes settle it, one transition happens."""
+    if run.state is not RunState.WAITING:
+        return run
+    if release:
+        return run.evolve(state=RunState.QUEUED, due_at=now, note=note)
+    return run.evolve(state=RunState.SKIPPED, finished_at=now, note=note)
 
 
 #: States that end an attempt that ran: their event carries its duration.

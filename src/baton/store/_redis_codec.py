@@ -23,6 +23,7 @@ from typing import Any
 
 from baton._identity import IdentityCache
 from baton.model import (
+    Dependencies,
     Policy,
     Run,
     RunError,
@@ -291,11 +292,12 @@ def run_fields(run: Run) -> list[str]:
         "att", str(run.attempt),
         "st", run.state.value,
         "c", us(run.created_at),
+        *(("after", run.after.model_dump_json()) if run.after else ()),
     ]  # fmt: skip
 
 
 def decode_run(fields: dict[str, str]) -> Run:
-    err = fields.get("err")
+    err, after = fields.get("err"), fields.get("after")
     return Run.trusted(
         dict(
             id=fields["id"],
@@ -317,6 +319,7 @@ def decode_run(fields: dict[str, str]) -> Run:
             finished_at=dt(fields.get("f")),
             error=RunError.model_validate_json(err) if err else None,
             note=fields.get("note") or None,
+            after=Dependencies.model_validate_json(after) if after else None,
         )
     )
 

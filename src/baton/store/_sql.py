@@ -25,6 +25,7 @@ from sqlalchemy import (
 )
 
 from baton.model import (
+    Dependencies,
     Event,
     NodeInfo,
     Policy,
@@ -35,8 +36,10 @@ from baton.model import (
     ScheduleState,
 )
 
-SCHEMA_VERSION = 2
-"""2 added ``baton_runs.lease_losses`` (a version 1 file gains it, zero, when opened)."""
+SCHEMA_VERSION = 3
+"""2 added ``baton_runs.lease_losses`` (a version 1 file gains it, zero, when opened);
+3 added ``baton_runs.dependencies`` (the runs a run waits for) and the index of waiting
+runs (an older file gains both, empty, when opened)."""
 
 metadata = MetaData()
 
@@ -90,6 +93,7 @@ runs = Table(
     Column("finished_at", BigInteger),
     Column("error", Text),
     Column("note", Text),
+    Column("dependencies", Text),
     Index(
         "ix_baton_runs_claim",
         text("priority DESC"),
@@ -99,6 +103,7 @@ runs = Table(
     Index("ix_baton_runs_lease", "lease_expires_at", sqlite_where=text("state = 'running'")),
     Index("ix_baton_runs_schedule", "schedule_id", "state"),
     Index("ix_baton_runs_finished", "finished_at"),
+    Index("ix_baton_runs_waiting", "due_at", sqlite_where=text("state = 'waiting'")),
 )
 
 events = Table(
@@ -217,6 +222,7 @@ def run_row(run: Run) -> dict[str, Any]:
         "finished_at": to_us(run.finished_at),
         "error": run.error.model_dump_json() if run.error else None,
         "note": run.note,
+        "dependencies": run.after.model_dump_json() if run.after else None,
     }
 
 
@@ -259,7 +265,7 @@ RUN_MUTABLE = (
 def run_from_row(row: Any) -> Run:
     """A stored run, built without re-validation (see :func:`schedule_from_row`)."""
     m = row._mapping
-    error = m["error"]
+    error, deps = m["error"], m["dependencies"]
     return Run.trusted(
         dict(
             id=m["id"],
@@ -281,6 +287,7 @@ def run_from_row(row: Any) -> Run:
             finished_at=from_us(m["finished_at"]),
             error=RunError.model_validate_json(error) if error else None,
             note=m["note"],
+            after=Dependencies.model_validate_json(deps) if deps else None,
         )
     )
 

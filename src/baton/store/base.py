@@ -335,7 +335,7 @@ class Store(abc.ABC):
     # -- runs ------------------------------------------------------------------------
 
     async def enqueue_run(self, run: Run) -> tuple[Run, bool]:
-        """Insert a queued run unless its id exists. Atomic and idempotent.
+        """Insert a queued (or ``waiting``) run unless its id exists. Atomic and idempotent.
 
         Returns the stored run and whether this call created it.
         """
@@ -448,19 +448,38 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def _cancel_run(self, run_id: str, *, reason: str) -> Run | None: ...
 
-    async def retry_run(self, run_id: str, *, reason: str) -> Run | None:
+    async def retry_run(
+        self, run_id: str, *, reason: str, wait_until: datetime | None = None
+    ) -> Run | None:
         """Give a run that ended failed, dead, cancelled or skipped one more attempt. Atomic.
 
         The run keeps its id and becomes queued, due now, with attempt + 1, no error and
-        ``note`` set to ``reason``. A run in any other state is returned unchanged (so a
-        repeated request does nothing more). ``None`` if no such run.
+        ``note`` set to ``reason``; with ``wait_until`` it becomes ``waiting`` instead (for
+        its ``after`` runs, until then). A run in any other state is returned unchanged
+        (so a repeated request does nothing more). ``None`` if no such run.
         """
-        run = await self._retry_run(run_id, reason=reason)
+        run = await self._retry_run(run_id, reason=reason, wait_until=wait_until)
         await self._woke("retry_run", run_id, run)
         return run
 
     @abc.abstractmethod
-    async def _retry_run(self, run_id: str, *, reason: str) -> Run | None: ...
+    async def _retry_run(
+        self, run_id: str, *, reason: str, wait_until: datetime | None
+    ) -> Run | None: ...
+
+    async def settle_waiting(self, run_id: str, *, release: bool, note: str) -> Run | None:
+        """End the wait of a ``waiting`` run. Atomic, and a compare-and-set on the state.
+
+        ``release``: the run becomes queued, due now; otherwise skipped (finished now).
+        ``note`` says why. A run in any other state is returned unchanged, so that however
+        many nodes see its parents end, one transition happens. ``None`` if no such run.
+        """
+        run = await self._settle_waiting(run_id, release=release, note=note)
+        await self._woke("settle_waiting", run_id, run)
+        return run
+
+    @abc.abstractmethod
+    async def _settle_waiting(self, run_id: str, *, release: bool, note: str) -> Run | None: ...
 
     @abc.abstractmethod
     async def get_run(self, run_id: str) -> Run | None:
@@ -699,7 +718,7 @@ WAKES: Mapping[str, tuple[Wake, ...]] = {
             lambda _, fired: len(fired.created) > len(fired.claimed),
         ),
     ),
-    "enqueue_run": (Wake("queue", "a run waits for a worker", lambda _, r: r[1]),),
+    "enqueue_run": (Wake("queue", "a run waits for a worker, or for other runs", lambda _, r: r[1]),),
     "complete_runs": (
         Wake("done", "a concurrency slot is free", lambda _, results: any(results)),
         Wake("queue", "a retry (or a run sent back to wait) is due later", _ok_requeued),
@@ -715,6 +734,18 @@ WAKES: Mapping[str, tuple[Wake, ...]] = {
             "queue",
             "a retried run waits for a worker",
             lambda _, run: run is not None and run.state is RunState.QUEUED,
+        ),
+    ),
+    "settle_waiting": (
+        Wake(
+            "queue",
+            "a released run waits for a worker",
+            lambda _, run: run is not None and run.state is RunState.QUEUED,
+        ),
+        Wake(
+            "done",
+            "runs waiting on a skipped run can be settled",
+            lambda _, run: run is not None and run.state is RunState.SKIPPED,
         ),
     ),
 }

@@ -311,12 +311,24 @@ class MemoryStore(Store):
                     self._runs[run_id] = new
             return new
 
-    async def _retry_run(self, run_id: str, *, reason: str) -> Run | None:
+    async def _retry_run(
+        self, run_id: str, *, reason: str, wait_until: datetime | None
+    ) -> Run | None:
         async with self._lock:
             run = self._runs.get(run_id)
             if run is None:
                 return None
-            new = _logic.retried(run, reason, self._clock())
+            new = _logic.retried(run, reason, self._clock(), wait_until)
+            if new is not run:
+                self._put_run(new)
+            return new
+
+    async def _settle_waiting(self, run_id: str, *, release: bool, note: str) -> Run | None:
+        async with self._lock:
+            run = self._runs.get(run_id)
+            if run is None:
+                return None
+            new = _logic.settled(run, release=release, note=note, now=self._clock())
             if new is not run:
                 self._put_run(new)
             return new

@@ -12,6 +12,7 @@ Keys, under a prefix (default ``baton:``)::
     seq           STRING the creation sequence counter
     ready         ZSET   claimable run id -> (1000 - priority) * 2^42 + due ms since 2020
     delayed       ZSET   claimable run id not yet due -> due time (us)
+    waiting       ZSET   waiting run id -> when it stops waiting (us)
     leases        ZSET   running run id -> lease expiry (us)
     conc          HASH   schedule id -> its running runs (for max_concurrent)
     fin           ZSET   finished run id -> finish time (us), for retention
@@ -107,6 +108,7 @@ _SCRIPTS = (
     "reap",
     "cancel",
     "retry",
+    "settle",
     "save_cursor",
     "prune",
     "append_event",
@@ -121,7 +123,9 @@ _PUT_CHUNK = 500
 #: Older ready runs a fire chunk may claim besides its own new ones.
 _CLAIM_EXTRA = 50
 _STREAM_ID = re.compile(r"\d{1,20}(-\d{1,20})?")
-_UNFINISHED = frozenset({RunState.QUEUED, RunState.RUNNING, RunState.RETRYING})
+_UNFINISHED = frozenset(
+    {RunState.QUEUED, RunState.RUNNING, RunState.RETRYING, RunState.WAITING}
+)
 
 
 class RedisStore(Store):
@@ -648,8 +652,15 @@ class RedisStore(Store):
         flat = await self._script("cancel", run_id, reason)
         return codec.decode_run(codec.flat_to_dict(flat)) if flat else None
 
-    async def _retry_run(self, run_id: str, *, reason: str) -> Run | None:
-        flat = await self._script("retry", run_id, reason)
+    async def _retry_run(
+        self, run_id: str, *, reason: str, wait_until: datetime | None
+    ) -> Run | None:
+        untl = codec.us(wait_until) if wait_until is not None else ""
+        flat = await self._script("retry", run_id, reason, untl)
+        return codec.decode_run(codec.flat_to_dict(flat)) if flat else None
+
+    async def _settle_waiting(self, run_id: str, *, release: bool, note: str) -> Run | None:
+        flat = await self._script("settle", run_id, "1" if release else "0", note)
         return codec.decode_run(codec.flat_to_dict(flat)) if flat else None
 
     async def get_run(self, run_id: str) -> Run | None:
@@ -694,6 +705,7 @@ class RedisStore(Store):
             "running": ["leases"],
             "queued": ["ready", "delayed"],
             "retrying": ["ready", "delayed"],
+            "waiting": ["waiting"],
         }
         names = sorted({key for state in flt.states for key in sets[state.value]})
         async with self.r.pipeline(transaction=False) as pipe:

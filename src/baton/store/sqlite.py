@@ -710,12 +710,26 @@ class SQLiteStore(Store):
 
         return await self._write(body)
 
-    async def _retry_run(self, run_id: str, *, reason: str) -> Run | None:
+    async def _retry_run(
+        self, run_id: str, *, reason: str, wait_until: datetime | None
+    ) -> Run | None:
         def body(conn: Connection) -> Run | None:
             run = self._load_runs(conn, [run_id]).get(run_id)
             if run is None:
                 return None
-            new = _logic.retried(run, reason, self._clock())
+            new = _logic.retried(run, reason, self._clock(), wait_until)
+            if new is not run:
+                self._save_runs(conn, [new])
+            return new
+
+        return await self._write(body)
+
+    async def _settle_waiting(self, run_id: str, *, release: bool, note: str) -> Run | None:
+        def body(conn: Connection) -> Run | None:
+            run = self._load_runs(conn, [run_id]).get(run_id)
+            if run is None:
+                return None
+            new = _logic.settled(run, release=release, note=note, now=self._clock())
             if new is not run:
                 self._save_runs(conn, [new])
             return new
@@ -946,6 +960,10 @@ def _migrate(conn: Connection) -> None:
         conn.exec_driver_sql(
             "ALTER TABLE baton_runs ADD COLUMN lease_losses INTEGER NOT NULL DEFAULT 0"
         )
+    if "dependencies" not in columns:
+        conn.exec_driver_sql("ALTER TABLE baton_runs ADD COLUMN dependencies TEXT")
+    waiting = next(i for i in _sql.runs.indexes if i.name == "ix_baton_runs_waiting")
+    waiting.create(conn, checkfirst=True)
     conn.execute(update(meta).where(meta.c.key == "version").values(value=str(_sql.SCHEMA_VERSION)))
 
 

@@ -2,7 +2,8 @@
 --
 -- Invariants kept by all scripts (see baton/store/redis.py for the key map):
 --   * a run is in exactly one of: P.ready / P.delayed (claimable), P.leases (running),
---     P.fin (finished), keyed by run id;
+--     P.fin (finished), P.waiting (waiting for other runs; score: when it stops), keyed
+--     by run id;
 --   * P.conc[schedule id] counts that schedule's runs in P.leases;
 --   * every timestamp is integer microseconds of the Redis clock (TIME), written with
 --     fmt() so that Lua's number formatting never rounds it;
@@ -106,15 +107,21 @@ local function store_run(id, fields)
   redis.call('ZADD', P .. 'runs', seq, id)
 end
 
--- Create a queued run from a flat {field, value, ...} list unless its id exists.
+-- Create a queued (or waiting) run from a flat {field, value, ...} list unless its id
+-- exists.
 local function create_run(id, fields)
   local f = new_run(id, fields)
   if not f then
     return 0
   end
   store_run(id, fields)
-  enqueue(id, tonumber(f.pri), tonumber(f.due))
-  run_event('run.queued', id, f)
+  if f.st == 'waiting' then
+    redis.call('ZADD', P .. 'waiting', f.due, id)
+    run_event('run.waiting', id, f)
+  else
+    enqueue(id, tonumber(f.pri), tonumber(f.due))
+    run_event('run.queued', id, f)
+  end
   return 1
 end
 
