@@ -43,12 +43,15 @@ from baton.errors import (
     InvalidTriggerError,
     RunNotFoundError,
     RunStateError,
+    ScheduleInUseError,
     ScheduleNotFoundError,
 )
 from baton.events import EventJob, Listener, ListenerFunc
 from baton.jobs import JobType, Registry, job_type_of
 from baton.model import (
+    MAX_TIMEOUT,
     Breaker,
+    Dependencies,
     Event,
     NodeInfo,
     Page,
@@ -61,6 +64,7 @@ from baton.model import (
     utc_iso,
 )
 from baton.node import FirePlanner, Node, NodeConfig
+from baton.node.dependencies import after_spec, dependent_schedules, rearm_dependents
 from baton.settings import DEFAULT_STORE_URL
 from baton.store import Store, store_from_url
 from baton.store.base import RunFilter, ScheduleFilter, StoreStats
@@ -311,6 +315,7 @@ class Baton:
             paused=paused,
             now=to_millisecond(await self.store.now()),
         )
+        await self._check_parents([schedule])
         return await self.store.add_schedule(schedule, replace=replace)
 
     async def add_many(
@@ -334,6 +339,7 @@ class Baton:
                 raise InvalidInputError(str(exc)).within("schedules", index) from None
         if len({s.id for s in built}) != len(built):
             raise InvalidInputError("two entries have the same id", field="schedules")
+        await self._check_parents(built)
         stored: list[Schedule] = []
         for start in range(0, len(built), 10_000):
             chunk = built[start : start + 10_000]
@@ -357,9 +363,9 @@ class Baton:
         check_json(trigger, "trigger", InvalidTriggerError)
         parsed, spec = _parsed(trigger, now, triggers if triggers is not None else {})
         first = parsed.first_fire(now)
-        if first is None:
+        if first is None and parsed.after is None:  # a dependent one fires with its parents
             raise InvalidTriggerError("never fires: its end is in the past", field="trigger")
-        first = first.astimezone(UTC)
+        first = first.astimezone(UTC) if first else None
         # Every part was validated above: construct without validating it all again.
         return Schedule.trusted(
             dict(
@@ -376,6 +382,29 @@ class Baton:
                 updated_at=now,
             )
         )
+
+    async def _check_parents(self, schedules: Iterable[Schedule]) -> None:
+        """Every parent of a dependent schedule exists (stored or added along with it),
+        and no chain of ``after`` comes back to where it started."""
+        new = {s.id: s for s in schedules}
+        if not any(after_spec(s, self._triggers) for s in new.values()):
+            return
+        graph = await dependent_schedules(self.store, self._triggers)
+        graph.update(new)
+        for schedule in new.values():
+            spec = after_spec(schedule, self._triggers)
+            for parent in spec.schedules if spec else ():
+                if parent not in new and await self.store.get_schedule(parent) is None:
+                    raise InvalidTriggerError(
+                        f"no schedule has the id {parent!r}", field="trigger.after.schedules"
+                    )
+        for sid in new:
+            cycle = _cycle_from(sid, graph, self._triggers)
+            if cycle:
+                raise InvalidTriggerError(
+                    "the dependencies form a cycle: " + " -> ".join(cycle),
+                    field="trigger.after.schedules",
+                )
 
     def _resolve_job(self, job: Any, payload: Any) -> tuple[JobType, dict[str, Any]]:
         if isinstance(job, str):
@@ -416,9 +445,27 @@ class Baton:
         position = _filter(cursor, "cursor")
         return await self.store.list_schedules(flt, cursor=position, limit=_limit(limit))
 
-    async def remove(self, schedule_id: str, *, reason: str = "removed on request") -> None:
-        """Delete a schedule (its runs stay as history)."""
+    async def remove(
+        self,
+        schedule_id: str,
+        *,
+        reason: str = "removed on request",
+        with_dependents: bool = False,
+    ) -> None:
+        """Delete a schedule (its runs stay as history).
+
+        A schedule that others depend on (``after``) is refused with
+        :class:`ScheduleInUseError` naming them, unless ``with_dependents``: then they
+        are removed too (and theirs, down the chain), dependents first.
+        """
         _checked_id(schedule_id, "id")
+        graph = await dependent_schedules(self.store, self._triggers)
+        doomed = _dependents_of(schedule_id, graph, self._triggers)
+        if doomed and not with_dependents:
+            direct = [d for d in doomed if schedule_id in _parents(graph[d], self._triggers)]
+            raise ScheduleInUseError(schedule_id, direct)
+        for sid in doomed:
+            await self.store.remove_schedule(sid, reason=f"{reason} (a parent, {schedule_id})")
         if not await self.store.remove_schedule(schedule_id, reason=reason):
             raise ScheduleNotFoundError(schedule_id)
 
@@ -481,29 +528,58 @@ class Baton:
         payload: Any = None,
         policy: Policy | Mapping[str, Any] | None = None,
         due_at: datetime | None = None,
+        after: Iterable[str] = (),
+        after_timeout: timedelta = timedelta(hours=1),
     ) -> Run:
         """Queue a one-off run with no schedule, once per ``key`` (idempotent).
 
         The run's id is ``<job type>@once:<key>``: a key has no ``@``, so the id can
         never be a fire's of a schedule.
+
+        With ``after`` (run ids, which must exist), the run is ``waiting`` until every
+        one of them succeeded, then queued; if one ends otherwise, or ``after_timeout``
+        passes first, it is skipped with the reason in its note.
         """
         suffix = check_key(key, "key")
         job_type, data = self._resolve_job(job, payload)
         if due_at is not None:
             _check_time(due_at, "due_at")
         now = await self.store.now()
+        if isinstance(after, str):
+            raise InvalidInputError("must be a list of run ids", field="after")
+        deps = await self._dependencies(tuple(after), after_timeout)
         run = Run(
             id=f"{job_type.name}@once:{suffix}",
             schedule_id=None,
             type=job_type.name,
             payload=data,
             fire_at=now,
-            due_at=due_at or now,
+            due_at=now + after_timeout if deps else due_at or now,
             policy=_policy(policy),
             created_at=now,
+            state=RunState.WAITING if deps else RunState.QUEUED,
+            after=deps,
         )
         stored, _ = await self.store.enqueue_run(run)
         return stored
+
+    async def _dependencies(self, after: tuple[str, ...], wait: timedelta) -> Dependencies | None:
+        if not after:
+            return None
+        if not timedelta(0) < wait <= MAX_TIMEOUT:
+            raise InvalidInputError(
+                f"must be a positive duration of at most {MAX_TIMEOUT.days} days",
+                field="after_timeout",
+            )
+        try:
+            deps = Dependencies(runs=after)
+        except ValidationError as exc:
+            raise InvalidInputError.from_validation(exc).within("after") from None
+        for index, rid in enumerate(deps.runs):
+            check_run_id(rid, f"after[{index}]")
+            if await self.store.get_run(rid) is None:
+                raise InvalidInputError(f"no run has the id {rid!r}", field=f"after[{index}]")
+        return deps
 
     # -- runs --------------------------------------------------------------------------------
 
@@ -542,17 +618,30 @@ class Baton:
             raise RunNotFoundError(run_id)
         return found
 
+    async def parents(self, run: Run) -> dict[str, Run | None]:
+        """The runs that ``run`` waits (or waited) for, by id, as they are now; ``None``
+        for one that no longer exists. Empty for a run that waits for none."""
+        ids = run.after.runs if run.after else ()
+        return {rid: await self.store.get_run(rid) for rid in ids}
+
     async def retry_run(self, run_id: str, *, reason: str = "retry requested") -> Run:
-        """Give a failed, dead or cancelled run one more attempt (same id, attempt + 1).
+        """Give a failed, dead, cancelled or skipped run one more attempt (same id,
+        attempt + 1).
 
         A run that is queued or running is returned as it is; a succeeded one raises
-        :class:`RunStateError`.
+        :class:`RunStateError`. The runs of dependent schedules that were skipped for
+        the same tick because of this run wait for it again (attempt + 1): they start
+        if this attempt succeeds.
         """
-        found = await self.store.retry_run(check_run_id(run_id), reason=reason)
+        before = await self.store.get_run(check_run_id(run_id))
+        found = await self.store.retry_run(run_id, reason=reason)
         if found is None:
             raise RunNotFoundError(run_id)
         if found.state is RunState.SUCCEEDED:
             raise RunStateError(run_id, "succeeded: there is nothing to retry")
+        if before is not None and found.attempt > before.attempt and found.is_fire:
+            graph = await dependent_schedules(self.store, self._triggers)
+            await rearm_dependents(self.store, found, graph, self._triggers)
         return found
 
     async def cancel_run(self, run_id: str, *, reason: str = "cancelled on request") -> Run:
@@ -561,6 +650,58 @@ class Baton:
         if found is None:
             raise RunNotFoundError(run_id)
         return found
+
+
+def _parents(schedule: Schedule, triggers: TriggerCache) -> tuple[str, ...]:
+    spec = after_spec(schedule, triggers)
+    return spec.schedules if spec else ()
+
+
+def _cycle_from(
+    start: str, graph: Mapping[str, Schedule], triggers: TriggerCache
+) -> list[str] | None:
+    """A chain of parents from ``start`` back to ``start`` (``[a, b, a]``), if any."""
+    path: list[str] = [start]
+    seen: set[str] = set()
+
+    def walk(sid: str) -> list[str] | None:
+        node = graph.get(sid)
+        for parent in _parents(node, triggers) if node else ():
+            if parent == start:
+                return [*path, start]
+            if parent in seen:
+                continue
+            seen.add(parent)
+            path.append(parent)
+            found = walk(parent)
+            if found:
+                return found
+            path.pop()
+        return None
+
+    return walk(start)
+
+
+def _dependents_of(
+    schedule_id: str, graph: Mapping[str, Schedule], triggers: TriggerCache
+) -> list[str]:
+    """Every schedule that waits on ``schedule_id``, directly or down a chain, each
+    listed after the schedules that depend on it (the order to remove them in)."""
+    children: dict[str, list[str]] = {}
+    for sid, schedule in graph.items():
+        for parent in _parents(schedule, triggers):
+            children.setdefault(parent, []).append(sid)
+    order: list[str] = []
+
+    def visit(sid: str) -> None:
+        for child in sorted(children.get(sid, ())):
+            if child not in order and child != schedule_id:
+                visit(child)
+                if child not in order:
+                    order.append(child)
+
+    visit(schedule_id)
+    return order
 
 
 def _parsed(

@@ -15,6 +15,7 @@
     │   └── BreakerNotFoundError
     ├── ConflictError               the request clashes with what is stored (HTTP 409)
     │   ├── ScheduleExistsError     add without replace on an id that is taken
+    │   ├── ScheduleInUseError      remove a schedule that others depend on
     │   └── RunStateError           the run's state does not allow the request (retry a success)
     ├── UpstreamError               a service the application calls failed (HTTP 502)
     └── StoreError                  the store failed; the driver's error is ``__cause__``
@@ -152,6 +153,19 @@ class ScheduleExistsError(ConflictError):
     def __init__(self, schedule_id: str) -> None:
         self.schedule_id = schedule_id
         super().__init__(f"a schedule with the id {schedule_id!r} exists (use replace)")
+
+
+class ScheduleInUseError(ConflictError):
+    """Removing a schedule that other schedules depend on (``after``); ``dependents``
+    names them."""
+
+    def __init__(self, schedule_id: str, dependents: Sequence[str]) -> None:
+        self.schedule_id = schedule_id
+        self.dependents = tuple(dependents)
+        super().__init__(
+            f"schedule {schedule_id!r} is a parent of {', '.join(map(repr, dependents))}: "
+            "remove them first, or remove it with its dependents"
+        )
 
 
 class RunNotFoundError(NotFoundError):

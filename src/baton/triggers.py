@@ -6,6 +6,7 @@ A spec is a JSON object with one key naming the kind::
     {"cron": "*/5 * * * *", "timezone": "Europe/Brussels"}
     {"date": "2026-11-27T10:00:00Z"}
     {"calendar": {"months": 1, "hour": 3, "timezone": "UTC"}}
+    {"after": {"schedules": ["a", "b"], "rule": "all_success", "timeout": 300}}
 
 The arithmetic is done by APScheduler 3's trigger classes, built without jitter: a fire
 time here is always the nominal tick, so the run id derived from it is the same on every
@@ -14,6 +15,10 @@ node. Jitter only delays the run's due time (see :meth:`Trigger.due_at`).
 Cron expressions have 5 fields (minute hour day month day-of-week) or 6 with seconds
 first. Day-of-week numbers follow crontab (0 and 7 are Sunday), not APScheduler 3's
 Monday-first numbering.
+
+``after`` has no time arithmetic of its own: such a schedule fires for every fire time
+of its parents that all of them share, and its run for that tick waits for theirs (the
+node's dependency resolver creates and settles those runs; see ``baton.node``).
 """
 
 from __future__ import annotations
@@ -36,10 +41,17 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from baton._identity import IdentityCache
 from baton._input import EARLIEST, LATEST, MAX_SPAN, text_problem
 from baton.errors import InvalidTriggerError
-from baton.model import Schedule, UTCDateTime, to_millisecond, utc_iso
+from baton.model import (
+    DependencyRule,
+    Schedule,
+    UTCDateTime,
+    check_id,
+    to_millisecond,
+    utc_iso,
+)
 
-TriggerKind = Literal["interval", "cron", "date", "calendar"]
-_KINDS: tuple[str, ...] = ("interval", "cron", "date", "calendar")
+TriggerKind = Literal["interval", "cron", "date", "calendar", "after"]
+_KINDS: tuple[str, ...] = ("interval", "cron", "date", "calendar", "after")
 
 
 MIN_INTERVAL = timedelta(milliseconds=50)
@@ -126,6 +138,24 @@ class CalendarSpec(_Spec):
         return value
 
 
+class AfterSpec(_Spec):
+    """A dependency trigger: fire for the parents' shared ticks, once their runs end."""
+
+    schedules: tuple[str, ...] = Field(min_length=1, max_length=20)
+    rule: DependencyRule = DependencyRule.ALL_SUCCESS
+    timeout: float = Field(default=300, gt=0, le=7 * 86400)
+    """Seconds a tick's run waits for its parents' runs before it is skipped."""
+
+    @field_validator("schedules")
+    @classmethod
+    def _distinct_ids(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for sid in value:
+            check_id(sid, "a parent schedule id")
+        if len(set(value)) != len(value):
+            raise ValueError("names a parent twice")
+        return value
+
+
 class Trigger:
     """A parsed trigger spec that computes nominal fire times. Build with :func:`parse_trigger`."""
 
@@ -177,6 +207,15 @@ class Trigger:
     def _accept(self, candidate: datetime) -> bool:
         return True
 
+    @property
+    def after(self) -> AfterSpec | None:
+        """The parents of a dependency trigger; ``None`` for a trigger that keeps time."""
+        return None
+
+    def has_tick(self, moment: datetime) -> bool:
+        """Whether ``moment`` is one of this trigger's fire times."""
+        return self.skip_to(moment, moment - _TICK) == moment
+
     def skip_to(self, moment: datetime, cursor: datetime) -> datetime | None:
         """The first fire time at or after ``moment`` that is later than ``cursor``."""
         if self.kind in ("interval", "cron"):
@@ -193,6 +232,37 @@ class Trigger:
         if not self.jitter:
             return fire_at
         return fire_at + timedelta(seconds=(rng or random).uniform(0, self.jitter))
+
+
+#: The smallest step between two fire times (schedules keep times to the millisecond).
+_TICK = timedelta(milliseconds=1)
+
+
+class DependencyTrigger(Trigger):
+    """``{"after": {...}}``: no fire times of its own (a schedule with it is never due);
+    the node makes its runs from its parents' fires."""
+
+    def __init__(self, spec: AfterSpec) -> None:
+        self.kind = "after"
+        self._spec = spec
+        self._jitter = None
+
+    @property
+    def after(self) -> AfterSpec:
+        assert isinstance(self._spec, AfterSpec)
+        return self._spec
+
+    def to_json(self) -> dict[str, Any]:
+        return {"after": self._spec.model_dump(mode="json")}
+
+    def first_fire(self, now: datetime) -> datetime | None:
+        return None
+
+    def next_after(self, previous: datetime) -> datetime | None:
+        return None
+
+    def skip_to(self, moment: datetime, cursor: datetime) -> datetime | None:
+        return None
 
 
 def parse_trigger(spec: Any, *, now: datetime | None = None) -> Trigger:
@@ -218,6 +288,8 @@ def parse_trigger(spec: Any, *, now: datetime | None = None) -> Trigger:
             return _cron(spec)
         if kind == "date":
             return _date(spec)
+        if kind == "after":
+            return DependencyTrigger(AfterSpec.model_validate(_object_body(spec, "after")))
         return _calendar(spec, moment)
     except ValidationError as exc:
         raise _from_validation(kind, exc) from None
@@ -226,7 +298,8 @@ def parse_trigger(spec: Any, *, now: datetime | None = None) -> Trigger:
 def _from_validation(kind: str, exc: ValidationError) -> InvalidTriggerError:
     # An interval's and a calendar's fields sit in an object under the kind; a cron's and
     # a date's sit beside the kind, at the top of the spec.
-    parents = ("trigger", kind) if kind in ("interval", "calendar") else ("trigger",)
+    nested = kind in ("interval", "calendar", "after")
+    parents = ("trigger", kind) if nested else ("trigger",)
     return InvalidTriggerError.from_validation(exc).within(*parents)
 
 

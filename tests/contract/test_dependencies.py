@@ -111,4 +111,3 @@ async def test_a_waiting_run_can_be_cancelled(store: Store, clock: Clock) -> Non
     assert await store.settle_waiting("w", release=True, note="p succeeded") == cancelled
     listed = await store.list_runs(RunFilter(states=frozenset({RunState.WAITING})))
     assert listed.items == []
-

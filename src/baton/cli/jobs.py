@@ -68,6 +68,18 @@ def _trigger(
     return {"date": at}
 
 
+def _after_trigger(
+    parents: list[str], rule: str, timeout: str, clashing: list[str | None]
+) -> dict[str, Any]:
+    if any(clashing):
+        raise InvalidTriggerError(
+            "fires with its parents' ticks: leave out --every, --cron, --at and --jitter",
+            field="--after",
+        )
+    seconds = parse_duration(timeout, field="--after-timeout").total_seconds()
+    return {"after": {"schedules": parents, "rule": rule, "timeout": seconds}}
+
+
 def _duration(text: str | None, option: str) -> float | None:
     """Seconds of a duration option; ``none`` (or leaving it out) is no limit."""
     if text is None or text.lower() == "none":
@@ -96,10 +108,20 @@ def add(
     max_concurrent: Annotated[int, typer.Option(help="Running runs at once.")] = 1,
     replace: Annotated[bool, typer.Option(help="Replace a schedule with this id.")] = False,
     paused: Annotated[bool, typer.Option(help="Add it paused.")] = False,
+    after: Annotated[
+        list[str] | None,
+        typer.Option(help="Fire with this schedule's ticks, after its run (repeatable)."),
+    ] = None,
+    after_rule: Annotated[
+        str, typer.Option(help="all_success, or all_done: start once parents ended.")
+    ] = "all_success",
+    after_timeout: Annotated[
+        str, typer.Option(help="Skip a tick whose parents have not ended by then.")
+    ] = "5m",
     as_json: JsonFlag = False,
     show_secrets: ShowSecretsFlag = False,
 ) -> None:
-    """Add a schedule: run TYPE with a payload on a trigger."""
+    """Add a schedule: run TYPE with a payload on a trigger, or after other schedules."""
     with reporting_errors():
         policy = {
             "priority": priority,
@@ -113,7 +135,10 @@ def add(
             "coalesce": coalesce,
             "max_concurrent": max_concurrent,
         }
-        spec = _trigger(every, cron, tz, at, jitter)
+        if after:
+            spec = _after_trigger(after, after_rule, after_timeout, [every, cron, at, jitter])
+        else:
+            spec = _trigger(every, cron, tz, at, jitter)
         data = _payload(payload)
 
     async def act(baton: Baton) -> Schedule:
@@ -230,4 +255,20 @@ def _simple(verb: str, done: str, doc: str) -> None:
 
 _simple("pause", "paused", "Stop firing a schedule.")
 _simple("resume", "resumed", "Fire a paused schedule again from its next tick.")
-_simple("remove", "removed", "Delete a schedule; its runs stay as history.")
+
+
+@app.command("remove")
+def remove(
+    ctx: typer.Context,
+    id: Annotated[str, typer.Argument(help="Schedule id.")],
+    with_dependents: Annotated[
+        bool, typer.Option(help="Also remove the schedules that run after it.")
+    ] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Delete a schedule; its runs stay as history."""
+    with_baton(ctx, lambda baton: baton.remove(id, with_dependents=with_dependents))
+    if as_json:
+        print_json({"id": id, "removed": True})
+    else:
+        out_console.print(f"removed {escape(id)}")

@@ -7,7 +7,7 @@ Every value that comes from the store goes through :func:`escape`: an id such as
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Annotated
 
@@ -36,6 +36,8 @@ _STATE_STYLE = {
     RunState.FAILED: "red",
     RunState.DEAD: "bold red",
     RunState.CANCELLED: "dim",
+    RunState.WAITING: "magenta",
+    RunState.SKIPPED: "dim",
 }
 
 
@@ -137,7 +139,7 @@ def runs_table(runs: Iterable[Run], title: str = "runs") -> Table:
     return table
 
 
-def run_detail(r: Run) -> Table:
+def run_detail(r: Run, parents: Mapping[str, Run | None] | None = None) -> Table:
     table = Table(show_header=False, title=f"run {escape(r.id)}")
     table.add_column("field", style="bold")
     table.add_column("value", overflow="fold")
@@ -154,6 +156,13 @@ def run_detail(r: Run) -> Table:
         ("owner", escape(r.owner or "-")),
         ("note", escape(r.note or "-")),
     ]
+    if r.after is not None:
+        found = parents or {}
+        states = (
+            f"{rid} {found[rid].state.value if found.get(rid) else 'gone'}"  # type: ignore[union-attr]
+            for rid in r.after.runs
+        )
+        rows.append((f"waits for ({r.after.rule.value})", escape(", ".join(states))))
     if r.error is not None:
         rows += [
             ("error", escape(f"{r.error.type}: {r.error.message}")),

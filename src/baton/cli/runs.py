@@ -21,7 +21,9 @@ def list_(
     ctx: typer.Context,
     job: Annotated[str | None, typer.Option(help="Only runs of this schedule id.")] = None,
     type: Annotated[str | None, typer.Option(help="Only this job type.")] = None,
-    state: Annotated[str | None, typer.Option(help="Only this state.")] = None,
+    state: Annotated[
+        str | None, typer.Option(help="Only this state (e.g. waiting, skipped, failed).")
+    ] = None,
     limit: Annotated[int, typer.Option(help="At most this many (1 to 1000).")] = 50,
     cursor: Annotated[str | None, typer.Option(help="From a previous page.")] = None,
     as_json: JsonFlag = False,
@@ -43,8 +45,18 @@ def show(
     as_json: JsonFlag = False,
     show_secrets: ShowSecretsFlag = False,
 ) -> None:
-    """Show one run with its error, if any."""
-    _act_on_run(ctx, lambda baton: baton.get_run(id), as_json, show_secrets)
+    """Show one run with its error, if any, and the runs it waits for with their states."""
+
+    async def fetch(baton: Baton) -> tuple[Run, dict[str, Run | None]]:
+        run = await baton.get_run(id)
+        return redactor(baton, show_secrets).run(run), await baton.parents(run)
+
+    run, parents = with_baton(ctx, fetch)
+    if as_json:
+        states = {rid: p.state.value if p else None for rid, p in parents.items()}
+        print_json({**run.model_dump(mode="json"), **({"parents": states} if parents else {})})
+    else:
+        out_console.print(run_detail(run, parents))
 
 
 @app.command("retry")

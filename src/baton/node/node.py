@@ -34,6 +34,7 @@ from baton.events import EventJob, Listener
 from baton.jobs import Registry
 from baton.model import NodeInfo, Run, RunState
 from baton.node.attempt import ScopeFactory, failure, run_attempt
+from baton.node.dependencies import Resolver
 from baton.node.events import EventPump
 from baton.node.planning import FirePlanner
 from baton.store._signal import Marker, Topic
@@ -77,6 +78,9 @@ class NodeConfig:
     event_replay: timedelta = timedelta(hours=1)
     """Events older than this when first read start no job (after a long outage their
     runs may have been pruned, and a second run would follow)."""
+    resolve_every: timedelta = timedelta(seconds=1)
+    """How often a scheduler node looks at dependent schedules and waiting runs when no
+    change woke it (deadlines; parents fired and claimed by one node wake nobody)."""
     tune_gc: bool = False
     """Freeze the heap at start and collect less often (see :func:`tune_gc`). It changes
     the whole process's garbage collector, so it is off for an embedded node and on for
@@ -123,6 +127,7 @@ class Node:
         self.event_jobs = event_jobs
         self._scope = scope
         self._planner = planner or FirePlanner()
+        self._resolver = Resolver(store=store, triggers=self._planner.triggers)
         self._rng = random.Random()
         self._flights: dict[str, _Flight] = {}
         self._completions: asyncio.Queue[Completion] = asyncio.Queue()
@@ -184,7 +189,7 @@ class Node:
         front: list[Coroutine[Any, Any, None]] = []
         back: list[Coroutine[Any, Any, None]] = [self._heartbeat_loop()]
         if "scheduler" in self.config.roles:
-            front.append(self._scheduler_loop())
+            front += [self._scheduler_loop(), self._dependency_loop()]
         if "worker" in self.config.roles:
             front.append(self._worker_loop())
             back += [self._lease_loop(), self._reaper_loop(), self._completion_loop()]
@@ -299,6 +304,23 @@ class Node:
                 delay = 1.0
             if delay > 0:
                 await self._nap(delay, marker, ("schedules",))
+
+    async def _dependency_loop(self) -> None:
+        """Create the waiting runs of dependent schedules and settle waiting runs, woken
+        when runs are created or end (see ``node/dependencies.py``)."""
+        loop = asyncio.get_running_loop()
+        every = self.config.resolve_every.total_seconds()
+        idle = self.config.max_idle.total_seconds()
+        while not self._stopping.is_set():
+            marker = self.store.change_marker()
+            try:
+                await self._resolver.step(loop.time())
+            except Exception:
+                log.exception("resolving dependencies failed; retrying")
+            await self._pause(0.05, self._stopping)  # let a burst of changes land first
+            await self._nap(
+                idle if self._resolver.idle else every, marker, ("queue", "done", "schedules")
+            )
 
     def _claimant(self) -> Claimant | None:
         """Claim in the same step as firing when this node works and has free slots."""

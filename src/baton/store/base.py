@@ -718,7 +718,9 @@ WAKES: Mapping[str, tuple[Wake, ...]] = {
             lambda _, fired: len(fired.created) > len(fired.claimed),
         ),
     ),
-    "enqueue_run": (Wake("queue", "a run waits for a worker, or for other runs", lambda _, r: r[1]),),
+    "enqueue_run": (
+        Wake("queue", "a run waits for a worker, or for other runs", lambda _, r: r[1]),
+    ),
     "complete_runs": (
         Wake("done", "a concurrency slot is free", lambda _, results: any(results)),
         Wake("queue", "a retry (or a run sent back to wait) is due later", _ok_requeued),

@@ -123,9 +123,7 @@ _PUT_CHUNK = 500
 #: Older ready runs a fire chunk may claim besides its own new ones.
 _CLAIM_EXTRA = 50
 _STREAM_ID = re.compile(r"\d{1,20}(-\d{1,20})?")
-_UNFINISHED = frozenset(
-    {RunState.QUEUED, RunState.RUNNING, RunState.RETRYING, RunState.WAITING}
-)
+_UNFINISHED = frozenset({RunState.QUEUED, RunState.RUNNING, RunState.RETRYING, RunState.WAITING})
 
 
 class RedisStore(Store):

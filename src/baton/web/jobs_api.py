@@ -140,7 +140,16 @@ async def put_job(
 
 
 @router.delete("/{schedule_id}", status_code=204, dependencies=[Admin], responses=_ONE)
-async def delete_job(schedule_id: ScheduleId, baton: BatonDep) -> Response:
-    """Remove the schedule; its runs stay as history."""
-    await baton.remove(schedule_id, reason="removed through the API")
+async def delete_job(
+    schedule_id: ScheduleId,
+    baton: BatonDep,
+    with_dependents: Annotated[
+        bool, Query(description="Also remove the schedules that run after it.")
+    ] = False,
+) -> Response:
+    """Remove the schedule; its runs stay as history. A schedule that others run after is
+    refused (409, naming them) unless ``with_dependents``."""
+    await baton.remove(
+        schedule_id, reason="removed through the API", with_dependents=with_dependents
+    )
     return Response(status_code=204)

@@ -33,7 +33,8 @@ class ScheduleBody(_Body):
     payload: dict[str, Any] = Field(default_factory=dict)
     trigger: dict[str, Any] = Field(
         description='One key naming the kind: {"interval": {"seconds": 300}}, '
-        '{"cron": "*/5 * * * *"}, {"date": "2026-11-27T10:00:00Z"}, {"calendar": {...}}.',
+        '{"cron": "*/5 * * * *"}, {"date": "2026-11-27T10:00:00Z"}, {"calendar": {...}}, '
+        '{"after": {"schedules": ["a", "b"], "rule": "all_success", "timeout": 300}}.',
         examples=[{"interval": {"seconds": 300}}],
     )
     policy: Policy | None = None
