@@ -184,4 +184,3 @@ async def test_dependencies_are_checked_when_schedules_are_added_and_removed(
         assert in_use.value.dependents == ("b",)
         await baton.remove("a", with_dependents=True)
         assert (await baton.list()).items == []
-

@@ -1,0 +1,147 @@
+"""Dependencies across `baton worker` processes and through the CLI.
+
+A diamond (a -> b, c -> d) fires every second for 30 s on three worker processes, one of
+them killed with SIGKILL half-way: every tick of d gets exactly one run, after its
+parents', and none is missing. A one-off run enqueued after two others waits, and
+`baton runs show` names the runs it waits for and their states.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from baton import Baton, Run, RunState
+from baton.model import run_id_for_fire
+from tests.acceptance.mp_jobs import tick
+from tests.acceptance.procs import run_cli, start_worker, stop
+from tests.acceptance.ticks import all_runs, executions
+
+DIAMOND = {"b": ["a"], "c": ["a"], "d": ["b", "c"]}
+POLICY = {"coalesce": False, "misfire_grace": 120, "retry": {"max_attempts": 5}}
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "redis":
+        return str(request.getfixturevalue("redis_url"))
+    return f"sqlite:///{tmp_path}/baton.db"
+
+
+async def add_diamond(baton: Baton, start: datetime) -> None:
+    trigger = {"interval": {"seconds": 1, "start": start.isoformat()}}
+    await baton.add(tick, id="a", payload={"n": 0, "seconds": 0.3}, policy=POLICY, trigger=trigger)
+    for n, (sid, parents) in enumerate(DIAMOND.items(), start=1):
+        after = {"after": {"schedules": parents, "timeout": 120}}
+        await baton.add(
+            tick, id=sid, payload={"n": n, "seconds": 0.3}, policy=POLICY, trigger=after
+        )
+
+
+async def wait_settled(baton: Baton, within: float) -> None:
+    """Until no run waits, is queued, running or waiting for a retry."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        busy = await baton.runs(state=["waiting", "queued", "running", "retrying"], limit=1)
+        if not busy.items:
+            return
+        await asyncio.sleep(0.5)
+    raise AssertionError("runs were still pending when the test gave up")
+
+
+def assert_diamond_ran_once_per_tick(runs: list[Run], ticks: list[datetime]) -> None:
+    by_id = {r.id: r for r in runs}
+    assert len(by_id) == len(runs)
+    for tick_at in ticks:
+        got = {sid: by_id.get(run_id_for_fire(sid, tick_at)) for sid in ("a", *DIAMOND)}
+        missing = [sid for sid, run in got.items() if run is None]
+        assert not missing, f"tick {tick_at}: no run of {missing}"
+        for sid, parents in DIAMOND.items():
+            child = got[sid]
+            assert child is not None and child.state is RunState.SUCCEEDED, child
+            assert child.started_at is not None
+            for parent in parents:
+                ended = got[parent]
+                assert ended is not None and ended.finished_at is not None
+                assert child.started_at >= ended.finished_at, (child.id, ended.id)
+    fires = {r.schedule_id: 0 for r in runs}
+    for run in runs:
+        fires[run.schedule_id] += 1
+    assert fires == dict.fromkeys(("a", *DIAMOND), len(ticks)), fires
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+async def test_a_diamond_on_three_workers_survives_a_killed_worker(
+    url: str, tmp_path: Path
+) -> None:
+    log_dir = tmp_path / "logs"
+    log_dir.mkdir()
+    async with Baton(store=url, jobs=[tick]) as baton:
+        start = (await baton.store.now()).replace(microsecond=0) + timedelta(seconds=5)
+        await add_diamond(baton, start)
+    names = ["w1", "w2", "w3"]
+    procs = {name: start_worker(url, name, log_dir, "--lease", "3") for name in names}
+    try:
+        async with Baton(store=url, jobs=[tick]) as baton:
+            await asyncio.sleep((start - datetime.now(UTC)).total_seconds() + 15.1)
+            os.kill(procs["w2"].pid, signal.SIGKILL)
+            procs["w2"].wait(timeout=10)
+            await asyncio.sleep((start - datetime.now(UTC)).total_seconds() + 30)
+            last = (await baton.pause("a")).last_fire_at
+            await wait_settled(baton, within=60)
+            runs = await all_runs(baton)
+    finally:
+        exits = [stop(proc) for proc in procs.values() if proc.poll() is None]
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.kill()
+    assert exits == [0, 0]
+    assert last is not None
+    ticks = [start + timedelta(seconds=s) for s in range(int((last - start).total_seconds()) + 1)]
+    assert len(ticks) >= 29
+    assert_diamond_ran_once_per_tick(runs, ticks)
+    done = executions(log_dir)
+    assert all(done[r.id] for r in runs), "a run succeeded without an execution"
+
+
+async def test_a_one_off_run_waits_for_two_runs_and_shows_them(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/baton.db"
+    log_dir = tmp_path / "logs"
+    log_dir.mkdir()
+    async with Baton(store=url, jobs=[tick]) as baton:
+        for rid in ("p1", "p2"):
+            await baton.enqueue(tick, run_id=rid, payload={"n": 1, "seconds": 0.2})
+        child = await baton.enqueue(tick, run_id="child", payload={"n": 2}, after=["p1", "p2"])
+    assert child.state is RunState.WAITING
+    shown = run_cli("--store", url, "--import", "tests.acceptance.mp_jobs", "runs", "show", "child")
+    assert shown.returncode == 0, shown.stderr
+    assert "waiting" in shown.stdout and "p1 queued, p2 queued" in shown.stdout
+    listed = run_cli("--store", url, "runs", "list", "--state", "waiting", "--json")
+    assert [r["id"] for r in json.loads(listed.stdout)["items"]] == ["child"]
+
+    worker = start_worker(url, "w1", log_dir)
+    try:
+        async with Baton(store=url, jobs=[tick]) as baton:
+            deadline = time.monotonic() + 30
+            while (await baton.get_run("child")).state is not RunState.SUCCEEDED:
+                assert time.monotonic() < deadline, "the child never ran"
+                await asyncio.sleep(0.2)
+            runs = {r.id: r for r in await all_runs(baton)}
+    finally:
+        assert stop(worker) == 0
+    done = runs["child"]
+    assert done.attempt == 1 and executions(log_dir)["child"] == ["w1"]
+    assert done.started_at is not None
+    assert all(done.started_at >= runs[p].finished_at for p in ("p1", "p2"))  # type: ignore[operator]
+    shown = run_cli("--store", url, "runs", "show", "child", "--json")
+    assert json.loads(shown.stdout)["parents"] == {"p1": "succeeded", "p2": "succeeded"}
+    text = run_cli("--store", url, "runs", "show", "child").stdout
+    assert "p1 succeeded, p2 succeeded" in text
