@@ -45,7 +45,7 @@ async def test_a_version_2_file_gains_dependencies_and_the_waiting_index(tmp_pat
         (run,) = (await baton.runs()).items
         assert run.id == "queued" and run.after is None
         await baton.enqueue(Record(label="z"), run_id="child", after=["queued"])
-        assert (await baton.run("child")).after is not None
+        assert (await baton.get_run("child")).after is not None
     with sqlite3.connect(path) as conn:
         names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
         (version,) = conn.execute("SELECT value FROM baton_meta WHERE key = 'version'").fetchone()

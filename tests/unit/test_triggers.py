@@ -214,3 +214,42 @@ def test_a_daily_calendar_time_in_the_spring_forward_gap_runs_at_the_first_valid
         fires.append(trigger.next_after(fires[-1]))  # type: ignore[arg-type]
     local = [f.astimezone(brussels).strftime("%m-%d %H:%M") for f in fires if f is not None]
     assert local == ["03-26 02:30", "03-27 02:30", "03-28 03:30", "03-29 02:30"]
+
+
+def test_an_after_trigger_names_its_parents_and_has_no_fire_times() -> None:
+    trigger = parse_trigger({"after": {"schedules": ["a", "b"], "rule": "all_done"}})
+    assert trigger.kind == "after" and trigger.after is not None
+    assert trigger.after.schedules == ("a", "b")
+    assert trigger.to_json() == {
+        "after": {"schedules": ["a", "b"], "rule": "all_done", "timeout": 300.0}
+    }
+    assert trigger.first_fire(NOW) is None and trigger.next_after(NOW) is None
+    assert parse_trigger(trigger.to_json()).to_json() == trigger.to_json()
+    assert parse_trigger({"cron": "* * * * *"}).after is None
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"schedules": []}, "trigger.after.schedules"),
+        ({"schedules": ["a", "a"]}, "trigger.after.schedules"),
+        ({"schedules": ["a b"]}, "trigger.after.schedules"),
+        ({"schedules": ["a"], "rule": "any"}, "trigger.after.rule"),
+        ({"schedules": ["a"], "timeout": 0}, "trigger.after.timeout"),
+        ({"schedules": ["a"], "when": 1}, "trigger.after.when"),
+        (["a"], "trigger.after"),
+    ],
+)
+def test_a_bad_after_trigger_names_the_field(body: object, field: str) -> None:
+    with pytest.raises(InvalidTriggerError) as caught:
+        parse_trigger({"after": body})
+    assert caught.value.field == field
+
+
+def test_has_tick_tells_fire_times_apart() -> None:
+    every_second = parse_trigger({"cron": "* * * * * *"})
+    every_other = parse_trigger({"interval": {"seconds": 2, "start": NOW.isoformat()}})
+    assert every_second.has_tick(NOW) and every_other.has_tick(NOW)
+    later = NOW + timedelta(seconds=1)
+    assert every_second.has_tick(later) and not every_other.has_tick(later)
+    assert not every_second.has_tick(NOW + timedelta(milliseconds=500))
