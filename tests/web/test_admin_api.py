@@ -152,6 +152,27 @@ async def test_delete_then_404(admin: httpx.AsyncClient) -> None:
     problem(await admin.delete("/admin/jobs/w:1"), 404)
 
 
+async def test_a_schedule_after_others_round_trips_and_guards_its_parents(
+    admin: httpx.AsyncClient,
+) -> None:
+    await admin.post("/admin/jobs", json=schedule("w:1"))
+    after = {"after": {"schedules": ["w:1"], "rule": "all_done", "timeout": 60}}
+    created = await admin.post("/admin/jobs", json={**schedule("w:2"), "trigger": after})
+    assert created.status_code == 201, created.text
+    body = created.json()
+    assert body["trigger"] == {"after": {"schedules": ["w:1"], "rule": "all_done", "timeout": 60.0}}
+    assert body["next_fire_at"] is None
+    loop = {"after": {"schedules": ["w:2"]}}
+    body = {k: v for k, v in schedule("w:1", trigger=loop).items() if k != "id"}
+    cycle = await admin.put("/admin/jobs/w:1", json=body)
+    assert "w:1 -> w:2 -> w:1" in problem(cycle, 422, "trigger.after.schedules")["detail"]
+    in_use = problem(await admin.delete("/admin/jobs/w:1"), 409)
+    assert "'w:2'" in in_use["detail"]
+    gone = await admin.delete("/admin/jobs/w:1", params={"with_dependents": "true"})
+    assert gone.status_code == 204
+    problem(await admin.get("/admin/jobs/w:2"), 404)
+
+
 async def test_pause_resume_and_their_404s(admin: httpx.AsyncClient) -> None:
     await admin.post("/admin/jobs", json=schedule())
     paused = (await admin.post("/admin/jobs/w:1/pause")).json()
