@@ -9,7 +9,7 @@ from datetime import timedelta
 from baton.model import Dependencies, DependencyRule, RunState
 from baton.store.base import ClaimRequest, RunFilter, Store
 from tests.conftest import Clock
-from tests.contract.helpers import run, waiting
+from tests.contract.helpers import run, schedule, waiting
 
 LEASE = timedelta(seconds=30)
 
@@ -111,3 +111,18 @@ async def test_a_waiting_run_can_be_cancelled(store: Store, clock: Clock) -> Non
     assert await store.settle_waiting("w", release=True, note="p succeeded") == cancelled
     listed = await store.list_runs(RunFilter(states=frozenset({RunState.WAITING})))
     assert listed.items == []
+
+
+async def test_dependent_schedules_are_those_with_an_after_trigger(
+    store: Store, clock: Clock
+) -> None:
+    assert await store.dependent_schedules() == []
+    await store.add_schedule(schedule("a", clock.now))
+    assert await store.dependent_schedules() == []
+    after = {"after": {"rule": "all_success", "schedules": ["a"], "timeout": 300.0}}
+    for sid in ("c", "b"):
+        await store.add_schedule(schedule(sid, clock.now, trigger=after).evolve(next_fire_at=None))
+    found = await store.dependent_schedules()
+    assert [s.id for s in found] == ["b", "c"] and found[0].trigger == after
+    await store.remove_schedule("b", reason="test")
+    assert [s.id for s in await store.dependent_schedules()] == ["c"]

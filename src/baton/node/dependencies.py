@@ -270,17 +270,10 @@ def after_spec(schedule: Schedule, triggers: TriggerCache) -> AfterSpec | None:
 
 
 async def dependent_schedules(store: Store, triggers: TriggerCache) -> dict[str, Schedule]:
-    """Every schedule with an ``after`` trigger, by id (reads every schedule)."""
-    found: dict[str, Schedule] = {}
-    cursor: str | None = None
-    while True:
-        page = await store.list_schedules(cursor=cursor, limit=1000)
-        for schedule in page.items:
-            if after_spec(schedule, triggers) is not None:
-                found[schedule.id] = schedule
-        cursor = page.next_cursor
-        if cursor is None:
-            return found
+    """Every schedule with a readable ``after`` trigger, by id."""
+    return {
+        s.id: s for s in await store.dependent_schedules() if after_spec(s, triggers) is not None
+    }
 
 
 def _shared_ticks(

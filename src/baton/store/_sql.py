@@ -103,7 +103,8 @@ runs = Table(
     Index("ix_baton_runs_lease", "lease_expires_at", sqlite_where=text("state = 'running'")),
     Index("ix_baton_runs_schedule", "schedule_id", "state"),
     Index("ix_baton_runs_finished", "finished_at"),
-    Index("ix_baton_runs_waiting", "due_at", sqlite_where=text("state = 'waiting'")),
+    # Listing waiting runs (newest first) is what every scheduler node does each pass.
+    Index("ix_baton_runs_waiting", "seq", sqlite_where=text("state = 'waiting'")),
 )
 
 events = Table(

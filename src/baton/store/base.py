@@ -267,6 +267,21 @@ class Store(abc.ABC):
     ) -> Page[Schedule]:
         """Schedules ordered by id, after ``cursor`` (an opaque value from a previous page)."""
 
+    async def dependent_schedules(self) -> list[Schedule]:
+        """Every schedule whose trigger is ``after`` (it runs after other schedules), by id.
+
+        This default reads every schedule; a backend that can tell sooner that there are
+        none, or find them without decoding the rest, overrides it.
+        """
+        found: list[Schedule] = []
+        cursor: str | None = None
+        while True:
+            page = await self.list_schedules(cursor=cursor, limit=1000)
+            found += [s for s in page.items if "after" in s.trigger]
+            cursor = page.next_cursor
+            if cursor is None:
+                return found
+
     async def remove_schedule(self, schedule_id: str, *, reason: str) -> bool:
         """Delete the schedule; its runs stay as history. Atomic; False if it did not exist."""
         removed = await self._remove_schedule(schedule_id, reason=reason)

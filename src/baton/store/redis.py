@@ -448,6 +448,14 @@ class RedisStore(Store):
         more = len(items) > limit
         return Page[Schedule](items=page, next_cursor=page[-1].id if more else None)
 
+    async def dependent_schedules(self) -> list[Schedule]:
+        # Schedules share shapes (type, trigger, policy): with no shape of an after
+        # trigger (the usual case) there is no dependent schedule, and nothing to read.
+        shapes = await self._call(self.r.hvals(self.prefix + "shapes"))
+        if not any('"tr":{"after":' in shape for shape in shapes):
+            return []
+        return await super().dependent_schedules()
+
     async def _remove_schedule(self, schedule_id: str, *, reason: str) -> bool:
         return bool(await self._script("remove_schedule", schedule_id, reason))
 
