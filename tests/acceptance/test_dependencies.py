@@ -145,3 +145,33 @@ async def test_a_one_off_run_waits_for_two_runs_and_shows_them(tmp_path: Path) -
     assert json.loads(shown.stdout)["parents"] == {"p1": "succeeded", "p2": "succeeded"}
     text = run_cli("--store", url, "runs", "show", "child").stdout
     assert "p1 succeeded, p2 succeeded" in text
+
+
+def test_jobs_add_after_and_remove_with_dependents_on_the_command_line(tmp_path: Path) -> None:
+    def cli(*args: str) -> tuple[int, str, str]:
+        done = run_cli(
+            "--store", f"sqlite:///{tmp_path}/b.db", "--import", "tests.acceptance.mp_jobs", *args
+        )
+        return done.returncode, done.stdout, done.stderr
+
+    payload = ("--payload", '{"n": 1}')
+    assert cli("jobs", "add", "tick", "--id", "a", *payload, "--every", "1m")[0] == 0
+    code, out, err = cli(
+        "jobs", "add", "tick", "--id", "c", *payload, "--after", "a",
+        "--after-rule", "all_done", "--after-timeout", "5m", "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    assert json.loads(out)["trigger"] == {
+        "after": {"schedules": ["a"], "rule": "all_done", "timeout": 300.0}
+    }
+    code, _, err = cli("jobs", "add", "tick", "--id", "x", *payload, "--after", "nope")
+    assert code == 1 and "'nope'" in err
+    code, _, err = cli(
+        "jobs", "add", "tick", "--id", "y", *payload, "--after", "a", "--every", "1m"
+    )
+    assert code == 1 and "--after" in err
+    code, _, err = cli("jobs", "remove", "a")
+    assert code == 1 and "'c'" in err
+    assert cli("jobs", "remove", "a", "--with-dependents")[0] == 0
+    code, out, _ = cli("jobs", "list", "--json")
+    assert code == 0 and json.loads(out)["items"] == []
