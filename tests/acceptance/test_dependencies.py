@@ -117,34 +117,42 @@ async def test_a_one_off_run_waits_for_two_runs_and_shows_them(tmp_path: Path) -
     log_dir = tmp_path / "logs"
     log_dir.mkdir()
     async with Baton(store=url, jobs=[tick]) as baton:
-        for rid in ("p1", "p2"):
-            await baton.enqueue(tick, run_id=rid, payload={"n": 1, "seconds": 0.2})
-        child = await baton.enqueue(tick, run_id="child", payload={"n": 2}, after=["p1", "p2"])
+        p1, p2 = [
+            (await baton.enqueue(tick, key=key, payload={"n": 1, "seconds": 0.2})).id
+            for key in ("p1", "p2")
+        ]
+        child = await baton.enqueue(tick, key="child", payload={"n": 2}, after=[p1, p2])
     assert child.state is RunState.WAITING
-    shown = run_cli("--store", url, "--import", "tests.acceptance.mp_jobs", "runs", "show", "child")
-    assert shown.returncode == 0, shown.stderr
-    assert "waiting" in shown.stdout and "p1 queued, p2 queued" in shown.stdout
-    listed = run_cli("--store", url, "runs", "list", "--state", "waiting", "--json")
-    assert [r["id"] for r in json.loads(listed.stdout)["items"]] == ["child"]
+
+    def cli(*args: str) -> str:
+        done = run_cli("--store", url, "runs", *args, env={"COLUMNS": "200"})
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    shown = cli("show", child.id)
+    assert "waiting" in shown and f"{p1} queued, {p2} queued" in shown
+    listed = json.loads(cli("list", "--state", "waiting", "--json"))
+    assert [r["id"] for r in listed["items"]] == [child.id]
 
     worker = start_worker(url, "w1", log_dir)
     try:
         async with Baton(store=url, jobs=[tick]) as baton:
             deadline = time.monotonic() + 30
-            while (await baton.get_run("child")).state is not RunState.SUCCEEDED:
+            while (await baton.get_run(child.id)).state is not RunState.SUCCEEDED:
                 assert time.monotonic() < deadline, "the child never ran"
                 await asyncio.sleep(0.2)
             runs = {r.id: r for r in await all_runs(baton)}
     finally:
         assert stop(worker) == 0
-    done = runs["child"]
-    assert done.attempt == 1 and executions(log_dir)["child"] == ["w1"]
+    done = runs[child.id]
+    assert done.attempt == 1 and executions(log_dir)[child.id] == ["w1"]
     assert done.started_at is not None
-    assert all(done.started_at >= runs[p].finished_at for p in ("p1", "p2"))  # type: ignore[operator]
-    shown = run_cli("--store", url, "runs", "show", "child", "--json")
-    assert json.loads(shown.stdout)["parents"] == {"p1": "succeeded", "p2": "succeeded"}
-    text = run_cli("--store", url, "runs", "show", "child").stdout
-    assert "p1 succeeded, p2 succeeded" in text
+    assert all(done.started_at >= runs[p].finished_at for p in (p1, p2))  # type: ignore[operator]
+    assert json.loads(cli("show", child.id, "--json"))["parents"] == {
+        p1: "succeeded",
+        p2: "succeeded",
+    }
+    assert f"{p1} succeeded, {p2} succeeded" in cli("show", child.id)
 
 
 def test_jobs_add_after_and_remove_with_dependents_on_the_command_line(tmp_path: Path) -> None:

@@ -35,7 +35,7 @@ async def test_a_version_2_file_gains_dependencies_and_the_waiting_index(tmp_pat
     path = tmp_path / "baton.db"
     url = f"sqlite:///{path}"
     async with Baton(store=url, jobs=ALL_JOBS) as baton:
-        await baton.enqueue(Record(label="y"), run_id="queued")
+        await baton.enqueue(Record(label="y"), key="queued")
     # Make the file what version 2 wrote: no dependencies column nor waiting index.
     with sqlite3.connect(path) as conn:
         conn.execute("DROP INDEX ix_baton_runs_waiting")
@@ -43,9 +43,9 @@ async def test_a_version_2_file_gains_dependencies_and_the_waiting_index(tmp_pat
         conn.execute("UPDATE baton_meta SET value = '2' WHERE key = 'version'")
     async with Baton(store=url, jobs=ALL_JOBS) as baton:
         (run,) = (await baton.runs()).items
-        assert run.id == "queued" and run.after is None
-        await baton.enqueue(Record(label="z"), run_id="child", after=["queued"])
-        assert (await baton.get_run("child")).after is not None
+        assert run.id == "record@once:queued" and run.after is None
+        child = await baton.enqueue(Record(label="z"), key="child", after=[run.id])
+        assert (await baton.get_run(child.id)).after is not None
     with sqlite3.connect(path) as conn:
         names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
         (version,) = conn.execute("SELECT value FROM baton_meta WHERE key = 'version'").fetchone()
