@@ -22,6 +22,7 @@ def test_the_defaults_claim_runs_ahead_within_the_lease() -> None:
         ({"lease": timedelta(milliseconds=500)}, "lease"),
         ({"fire_ahead": timedelta(seconds=-1)}, "fire_ahead"),
         ({"fire_ahead": timedelta(seconds=30)}, "fire_ahead"),
+        ({"resolve_every": timedelta(0)}, "resolve_every"),
     ],
 )
 def test_bad_values_are_refused(changes: dict[str, object], message: str) -> None:

@@ -94,6 +94,8 @@ class NodeConfig:
             raise ValueError("concurrency must be at least 1")
         if self.lease < timedelta(seconds=1):
             raise ValueError("the lease must be at least one second")
+        if self.resolve_every <= timedelta(0):
+            raise ValueError("resolve_every must be longer than zero")
         if not timedelta(0) <= self.fire_ahead < self.lease:
             raise ValueError("fire_ahead must be at least zero and shorter than the lease")
 
