@@ -138,8 +138,8 @@ class Resolver:
     # -- dependent schedules -----------------------------------------------------------
 
     async def _refresh(self, clock: float) -> None:
-        """List the dependent schedules again when schedules changed (at most every
-        5 s: listing reads every schedule) or a minute has passed."""
+        """Read the dependent schedules again when schedules changed (at most every
+        5 s: a store may have to read every schedule to find them) or a minute passed."""
         changed = self.store.change_marker()[TOPICS.index("schedules")]
         age = clock - self._listed_at
         if age < 5 or (changed == self._listed_marker and age < 60):
