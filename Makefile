@@ -20,7 +20,7 @@ system-deps:
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,redis,demo]'
+	$(PY) -m pip install --quiet -e '.[test,redis,fleet,demo]'
 	touch $@
 
 install: $(VENV)/.installed

@@ -25,8 +25,9 @@ class Settings(BaseSettings):
     """``admin:<token>,viewer:<token>``: who may use the HTTP API, and how."""
     api_token_file: Path | None = None
     """Where ``baton serve`` keeps the admin token it makes when no token is configured."""
-    fleet: bool = False
-    """Run the CML fleet monitor (its job types, routes and reconciliation) too."""
+    container: str | None = None
+    """``module:function`` returning the dishka container that jobs' dependencies come
+    from, for ``baton worker`` and ``baton serve``."""
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=0, le=65535)
 
