@@ -33,6 +33,7 @@ from typing import Any
 from baton.events import EventJob, Listener
 from baton.jobs import Registry
 from baton.model import NodeInfo, Run, RunState
+from baton.node import logs
 from baton.node.attempt import ScopeFactory, failure, run_attempt
 from baton.node.dependencies import Resolver
 from baton.node.events import EventPump
@@ -441,6 +442,7 @@ class Node:
             self._slot_freed.set()
         if flight is not None and flight.lost:
             return
+        logs.outcome(run, outcome)
         self._completions.put_nowait(
             Completion(run_id=run.id, lease_token=run.lease_token or "", outcome=outcome)
         )
@@ -494,12 +496,7 @@ class Node:
             if self._pending.get(completion.run_id) is completion:
                 del self._pending[completion.run_id]
             if not ok:
-                log.warning(
-                    "run %s lost its lease before its outcome (%s) was recorded; "
-                    "the node that holds it now decides",
-                    completion.run_id,
-                    completion.outcome.state.value,
-                )
+                logs.lease_lost(completion.run_id, None, doing="its outcome was not recorded")
         return True
 
     async def _flush_completions(self) -> None:
@@ -554,7 +551,7 @@ class Node:
         flight.lost = lost
         flight.cancel_reason = reason
         if lost:
-            log.warning("run %s lost its lease; stopping it here", run_id)
+            logs.lease_lost(run_id, flight.run.type, doing="stopping it here")
         flight.task.cancel()
 
     async def _reaper_loop(self) -> None:
