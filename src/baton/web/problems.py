@@ -119,6 +119,14 @@ def _template(path: str) -> re.Pattern[str]:
     return re.compile(re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(path)))
 
 
+def _not_declared_json(request: Request, exc: RequestValidationError) -> bool:
+    """FastAPI reads a body as JSON only when its Content-Type says so: ``curl -d`` sends
+    application/x-www-form-urlencoded, and the body fails as "not a valid dictionary"."""
+    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    declared = media == "application/json" or media.endswith("+json")
+    return not declared and any(tuple(e.get("loc", ())) == ("body",) for e in exc.errors())
+
+
 def install(app: FastAPI) -> None:
     """Turn baton's errors, HTTP errors and request validation errors into problems."""
 
@@ -147,6 +155,9 @@ def install(app: FastAPI) -> None:
         invalid = InvalidInputError.from_validation(exc, skip=1)
         field = None if _not_json(exc) else invalid.field
         detail = invalid.message.removeprefix("Value error, ")  # pydantic's prefix
+        if _not_declared_json(request, exc):
+            given = request.headers.get("content-type") or "none"
+            detail = f"the body must be JSON sent with Content-Type: application/json (got {given})"
         return problem_response(422, detail, instance=request.url.path, field=field)
 
     app.add_exception_handler(BatonError, on_baton_error)
