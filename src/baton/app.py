@@ -24,6 +24,7 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ValidationError
 
+from baton._extras import translating_missing
 from baton._input import (
     MAX_RUN_ID_LENGTH,
     POSITION_PATTERN,
@@ -94,7 +95,8 @@ class Baton:
         node: NodeConfig | None = None,
         roles: Iterable[str] | None = None,
     ) -> None:
-        self.store = store_from_url(store) if isinstance(store, str) else store
+        with translating_missing():
+            self.store = store_from_url(store) if isinstance(store, str) else store
         self.registry = registry or Registry()
         for target in jobs:
             self.registry.add(target)
@@ -645,10 +647,16 @@ class Baton:
         return found
 
     async def cancel_run(self, run_id: str, *, reason: str = "cancelled on request") -> Run:
-        """Cancel a queued run, or ask the node running it to stop it."""
+        """Cancel a queued run, or ask the node running it to stop it.
+
+        A cancelled run is returned as it is; one that already succeeded, failed or died
+        raises :class:`RunStateError` (there is nothing left to cancel).
+        """
         found = await self.store.cancel_run(check_run_id(run_id), reason=reason)
         if found is None:
             raise RunNotFoundError(run_id)
+        if found.state.finished and found.state is not RunState.CANCELLED:
+            raise RunStateError(run_id, f"already {found.state.value}: there is nothing to cancel")
         return found
 
 
