@@ -2,31 +2,25 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 import os
 import secrets
 import shutil
-import signal
 import socket
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from fastapi import FastAPI, Request
-from rich.markup import escape
 
-from baton.cli.context import CliState, err_console, reporting_errors, run_async, state_of
+from baton._extras import installed, missing
+from baton.cli.context import CliState, reporting_errors, run_async, state_of
+from baton.cli.logformat import configure_logging
 from baton.cli.nodes import node_config
-from baton.cli.serve import serve_node
-from baton.errors import ConfigurationError, InvalidInputError
-from baton.fleet import Fleet, FleetSettings
-from baton.fleet.simulate import SimulatedFleet
-from baton.node import NodeConfig
-from baton.web import ApiTokens, Role
+from baton.errors import InvalidInputError
 
-REGION = "eu-west-1"
+if TYPE_CHECKING:
+    from baton.web import ApiTokens
 
 
 def demo(
@@ -49,13 +43,13 @@ def demo(
 
     A moto server on a free loopback port stands in for AWS; no AWS account is used.
     """
-    try:
+    with reporting_errors():
+        if not (installed("demo") and installed("fleet")):
+            raise missing("demo")  # make demo installs it
         from moto.server import ThreadedMotoServer
-    except ImportError:
-        with reporting_errors():
-            raise ConfigurationError(
-                "the demo needs moto: pip install 'baton[demo]' (make demo does it)"
-            ) from None
+
+        from baton.cli import demo_run
+        from baton.fleet import FleetSettings
     with reporting_errors():
         _check_numbers(port=port, poll=poll, terminate_after=terminate_after, duration=duration)
     cli = state_of(ctx)
@@ -72,8 +66,8 @@ def demo(
         concurrency=50,
         lease=30.0,
         shutdown_grace=5.0,
-        log_level="WARNING",
     )
+    configure_logging("WARNING", "text")
     logging.getLogger("baton.fleet").setLevel(logging.WARNING)
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     # Only this process talks to the simulated endpoint; it needs some credentials.
@@ -91,7 +85,7 @@ def demo(
         tokens, token = _tokens(demo_cli.settings.api_tokens)
     fleet_settings = FleetSettings(
         aws_endpoint_url=endpoint,
-        region=REGION,
+        region=demo_run.REGION,
         poll_interval=poll,
         poll_jitter=min(1.0, poll / 10),
         webhook_urls=[f"{base}/demo/webhook"],  # type: ignore[list-item]
@@ -99,7 +93,7 @@ def demo(
     )
     try:
         run_async(
-            lambda: _run(
+            lambda: demo_run.run_demo(
                 demo_cli,
                 config,
                 tokens=tokens,
@@ -119,6 +113,10 @@ def demo(
 def _tokens(configured: str | None) -> tuple[ApiTokens, str]:
     """The accepted tokens and the one to print: the first admin token of
     ``BATON_API_TOKENS`` (never the whole list), or a new admin token."""
+    import secrets
+
+    from baton.web import ApiTokens, Role
+
     if not configured:
         made = secrets.token_urlsafe(24)
         return ApiTokens.of([(made, Role.ADMIN)]), made
@@ -140,93 +138,6 @@ def _check_numbers(
         raise InvalidInputError(
             "must be more than 0 and at most 604800 seconds", field="--duration"
         )
-
-
-async def _run(
-    cli: CliState,
-    config: NodeConfig,
-    *,
-    tokens: ApiTokens,
-    token: str,
-    host: str,
-    port: int,
-    settings: FleetSettings,
-    count: int,
-    terminate_after: float,
-    duration: float | None,
-) -> None:
-    endpoint = settings.aws_endpoint_url or ""
-    async with SimulatedFleet(endpoint, REGION, seed=7) as simulated:
-        await simulated.launch(count)
-        feeding = asyncio.create_task(simulated.feed_every(5.0))
-        side: list[asyncio.Task[None]] = [feeding]
-
-        def started(url: str) -> None:
-            err_console.print(
-                f"\n[bold]baton demo[/]: {count} simulated CML workers, polled "
-                f"every {settings.poll_interval:g} s"
-            )
-            err_console.print(f"  API     {escape(url)}   (docs: {escape(url)}/docs)")
-            err_console.print(f"  token   {escape(token)}")
-            err_console.print(
-                escape(f"  try     curl -H 'Authorization: Bearer {token}' {url}/workers")
-            )
-            side.append(asyncio.create_task(_terminate_later(simulated, terminate_after)))
-            if duration is not None:
-                side.append(asyncio.create_task(_stop_after(duration)))
-
-        try:
-            await serve_node(
-                cli,
-                config,
-                tokens=tokens,
-                host=host,
-                port=port,
-                fleet=settings,
-                on_started=started,
-                configure_app=_demo_routes,
-                before_serve=_import_fleet,
-            )
-        finally:
-            for task in side:
-                task.cancel()
-            await asyncio.gather(*side, return_exceptions=True)
-
-
-async def _import_fleet(fleet: Fleet) -> None:
-    result = await fleet.registration.import_instances(
-        region=REGION, filters={"tag:Name": ["cml-*"]}
-    )
-    err_console.print(f"fleet: imported {len(result.registered)} workers tagged Name=cml-*")
-
-
-def _demo_routes(app: FastAPI) -> None:
-    @app.post("/demo/webhook", include_in_schema=False)
-    async def webhook(request: Request) -> dict[str, str]:
-        """Where the demo's alerts are delivered: printed to the console."""
-        body = await request.json()
-        alert = body.get("alert", {})
-        err_console.print(
-            "[bold red]alert[/] "
-            + escape(
-                f"{alert.get('worker_name')} ({alert.get('worker_id')}): "
-                f"{alert.get('metric')} {alert.get('value')} % >= {alert.get('threshold')} %"
-            )
-        )
-        return {"status": "received"}
-
-
-async def _terminate_later(simulated: SimulatedFleet, after: float) -> None:
-    await asyncio.sleep(after)
-    victim = await simulated.terminate_last()
-    err_console.print(
-        f"demo: terminated instance {escape(str(victim))}; its next poll ends its own schedule"
-    )
-
-
-async def _stop_after(seconds: float) -> None:
-    await asyncio.sleep(seconds)
-    os.kill(os.getpid(), signal.SIGTERM)  # the same path as Ctrl-C: a graceful stop
 
 
 def _free_port() -> int:

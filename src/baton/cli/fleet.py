@@ -1,49 +1,27 @@
-"""The fleet on the command line: ``--fleet`` for ``serve``/``worker``, ``fleet import``."""
+"""``baton fleet ...``: the CML fleet on the command line, when ``baton[fleet]`` is
+installed. Nothing of the fleet (nor the AWS SDK) is imported until a fleet command runs."""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator
+from types import ModuleType
 from typing import Annotated
 
 import typer
-from rich.markup import escape
-from rich.table import Table
 
-from baton.app import Baton
-from baton.cli.context import (
-    CliState,
-    out_console,
-    print_json,
-    reporting_errors,
-    run_async,
-    state_of,
-)
-from baton.fleet import FLEET_JOBS, Fleet, FleetSettings, parse_tag_filters
-from baton.node import NodeConfig
+from baton._extras import installed, missing, translating_missing
+from baton.cli.context import out_console, print_json, run_async, state_of
 
-app = typer.Typer(help="The CML worker fleet on EC2.", no_args_is_help=True)
-
-FleetFlag = Annotated[
-    bool,
-    typer.Option("--fleet/--no-fleet", help="Run the CML fleet monitor too ($BATON_FLEET)."),
-]
+app = typer.Typer(help="The CML worker fleet on EC2 (needs baton[fleet]).", no_args_is_help=True)
 
 
-@contextlib.asynccontextmanager
-async def opened(
-    cli: CliState, *, node: NodeConfig | None = None, fleet: FleetSettings | None = None
-) -> AsyncIterator[tuple[Baton, Fleet | None]]:
-    """The configured Baton, open, with the fleet wired in when ``fleet`` is given."""
-    if fleet is None:
-        async with cli.baton(node=node) as baton:
-            yield baton, None
-        return
-    app_fleet = Fleet(fleet, store_url=cli.settings.store_url)
-    baton = cli.baton(node=node, jobs=FLEET_JOBS, container=app_fleet.container)
-    app_fleet.attach(baton)
-    async with app_fleet, baton:
-        yield baton, app_fleet
+def load_fleet() -> ModuleType:
+    """``baton.fleet``, or the error that names the extra to install."""
+    if not installed("fleet"):
+        raise missing("fleet")
+    with translating_missing(default="fleet"):
+        import baton.fleet
+
+    return baton.fleet
 
 
 @app.command("import")
@@ -57,12 +35,14 @@ def import_(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON document.")] = False,
 ) -> None:
     """Register every instance matching the tags (not terminated) and monitor it."""
+    from baton.cli.nodes import opened
+
     cli = state_of(ctx)
-    with reporting_errors():
-        filters = parse_tag_filters(tag or ["Name=cml-*"])
 
     async def go() -> tuple[list[str], list[str]]:
-        async with opened(cli, fleet=FleetSettings()) as (_, fleet):
+        fleet_module = load_fleet()
+        filters = fleet_module.parse_tag_filters(tag or ["Name=cml-*"])
+        async with opened(cli, fleet=fleet_module.FleetSettings()) as (_, fleet):
             assert fleet is not None
             result = await fleet.registration.import_instances(region=region, filters=filters)
             return [w.id for w in result.registered], result.already
@@ -71,6 +51,9 @@ def import_(
     if as_json:
         print_json({"registered": registered, "already": already})
         return
+    from rich.markup import escape
+    from rich.table import Table
+
     table = Table(title="import")
     table.add_column("worker")
     table.add_column("result")

@@ -2,56 +2,74 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.markup import escape
 
-from baton._input import loads_strict
-from baton.app import Baton
 from baton.cli.context import (
     JsonFlag,
+    ShowSecretsFlag,
     out_console,
     print_json,
     print_page,
     reporting_errors,
     with_baton,
 )
-from baton.cli.render import (
-    ShowSecretsFlag,
-    redacted_runs,
-    redactor,
-    runs_table,
-    schedule_detail,
-    schedules_table,
+from baton.errors import (
+    InvalidInputError,
+    InvalidPayloadError,
+    InvalidTriggerError,
+    NotFoundError,
+    ScheduleNotFoundError,
 )
-from baton.errors import InvalidInputError, InvalidPayloadError, InvalidTriggerError
-from baton.model import Page, Run, Schedule
-from baton.triggers import parse_duration
+
+if TYPE_CHECKING:
+    from baton.app import Baton
+    from baton.model import Page, Run, Schedule
 
 app = typer.Typer(help="Manage schedules.", no_args_is_help=True)
 
+_KINDS = ("--every", "--cron", "--at", "--calendar", "--trigger")
+
 
 def _payload(text: str | None) -> dict[str, Any]:
-    if text is None:
-        return {}
+    return {} if text is None else _json_object(text, "payload", InvalidPayloadError)
+
+
+def _json_object(text: str, field: str, error: type[InvalidInputError]) -> dict[str, Any]:
+    from baton._input import loads_strict
+
     try:
-        value = loads_strict(text, "payload")
+        value = loads_strict(text, field)
     except InvalidInputError as exc:
-        raise InvalidPayloadError(exc.message, field=exc.field) from None
+        raise error(exc.message, field=exc.field) from None
     if not isinstance(value, dict):
-        raise InvalidPayloadError("must be a JSON object", field="payload")
+        raise error("must be a JSON object", field=field)
     return value
 
 
 def _trigger(
-    every: str | None, cron: str | None, tz: str | None, at: str | None, jitter: str | None
+    every: str | None,
+    cron: str | None,
+    tz: str | None,
+    at: str | None,
+    jitter: str | None,
+    calendar: str | None = None,
+    trigger: str | None = None,
 ) -> dict[str, Any]:
-    given = [name for name, v in (("--every", every), ("--cron", cron), ("--at", at)) if v]
+    from baton.triggers import parse_duration
+
+    given = [
+        name
+        for name, v in zip(_KINDS, (every, cron, at, calendar, trigger), strict=True)
+        if v is not None
+    ]
     if len(given) != 1:
-        raise InvalidTriggerError("give exactly one of --every, --cron, --at", field="trigger")
-    if tz and not cron:
-        raise InvalidTriggerError("goes with --cron", field="--tz")
+        raise InvalidTriggerError(f"give exactly one of {', '.join(_KINDS)}", field="trigger")
+    if tz and not (cron or calendar):
+        raise InvalidTriggerError("goes with --cron or --calendar", field="--tz")
+    if trigger is not None:
+        return _json_object(trigger, "--trigger", InvalidTriggerError)
     jitter_s = parse_duration(jitter, field="--jitter").total_seconds() if jitter else None
     if every:
         body: dict[str, Any] = {"seconds": parse_duration(every, field="--every").total_seconds()}
@@ -63,6 +81,8 @@ def _trigger(
         if jitter_s:
             spec["jitter"] = jitter_s
         return spec
+    if calendar is not None:
+        return {"calendar": {**_calendar_fields(calendar), **({"timezone": tz} if tz else {})}}
     if jitter_s:
         raise InvalidTriggerError("does not apply to --at", field="--jitter")
     return {"date": at}
@@ -71,17 +91,37 @@ def _trigger(
 def _after_trigger(
     parents: list[str], rule: str, timeout: str, clashing: list[str | None]
 ) -> dict[str, Any]:
+    from baton.triggers import parse_duration
+
     if any(clashing):
         raise InvalidTriggerError(
-            "fires with its parents' ticks: leave out --every, --cron, --at and --jitter",
+            "fires with its parents' ticks: leave out --every, --cron, --at, --calendar, "
+            "--trigger and --jitter",
             field="--after",
         )
     seconds = parse_duration(timeout, field="--after-timeout").total_seconds()
     return {"after": {"schedules": parents, "rule": rule, "timeout": seconds}}
 
 
+def _calendar_fields(text: str) -> dict[str, Any]:
+    """``months=1,hour=3`` (or a JSON object) as the body of a calendar trigger."""
+    if text.lstrip().startswith("{"):
+        return _json_object(text, "--calendar", InvalidTriggerError)
+    fields: dict[str, Any] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        key, sep, value = part.partition("=")
+        if not sep or not key.strip():
+            raise InvalidTriggerError(
+                f"{part!r} is not KEY=VALUE (as in months=1,hour=3)", field="--calendar"
+            )
+        fields[key.strip()] = int(value) if value.strip().lstrip("-").isdigit() else value
+    return fields
+
+
 def _duration(text: str | None, option: str) -> float | None:
     """Seconds of a duration option; ``none`` (or leaving it out) is no limit."""
+    from baton.triggers import parse_duration
+
     if text is None or text.lower() == "none":
         return None
     return parse_duration(text, field=option).total_seconds()
@@ -95,8 +135,19 @@ def add(
     payload: Annotated[str | None, typer.Option(help="Payload as a JSON object.")] = None,
     every: Annotated[str | None, typer.Option(help="Interval: 30s, 5m, 1h30m.")] = None,
     cron: Annotated[str | None, typer.Option(help="Cron expression, 5 or 6 fields.")] = None,
-    tz: Annotated[str | None, typer.Option(help="Time zone of --cron.")] = None,
+    tz: Annotated[str | None, typer.Option(help="Time zone of --cron or --calendar.")] = None,
     at: Annotated[str | None, typer.Option(help="One-off, ISO 8601 with zone.")] = None,
+    calendar: Annotated[
+        str | None,
+        typer.Option(
+            help="Calendar interval: months=1,hour=3 (years, months, weeks, days, "
+            "hour, minute, second, start_date, end_date)."
+        ),
+    ] = None,
+    trigger: Annotated[
+        str | None,
+        typer.Option(help='Any trigger spec as JSON: \'{"calendar": {"months": 1}}\'.'),
+    ] = None,
     jitter: Annotated[str | None, typer.Option(help="Random delay up to this.")] = None,
     priority: Annotated[int, typer.Option(help="-1000 to 1000, higher runs first.")] = 0,
     max_attempts: Annotated[int, typer.Option(help="Attempts before dead.")] = 1,
@@ -122,6 +173,8 @@ def add(
     show_secrets: ShowSecretsFlag = False,
 ) -> None:
     """Add a schedule: run TYPE with a payload on a trigger, or after other schedules."""
+    from baton.cli.render import redactor, schedule_detail
+
     with reporting_errors():
         policy = {
             "priority": priority,
@@ -136,9 +189,10 @@ def add(
             "max_concurrent": max_concurrent,
         }
         if after:
-            spec = _after_trigger(after, after_rule, after_timeout, [every, cron, at, jitter])
+            clashing = [every, cron, at, calendar, trigger, jitter]
+            spec = _after_trigger(after, after_rule, after_timeout, clashing)
         else:
-            spec = _trigger(every, cron, tz, at, jitter)
+            spec = _trigger(every, cron, tz, at, jitter, calendar, trigger)
         data = _payload(payload)
 
     async def act(baton: Baton) -> Schedule:
@@ -153,7 +207,7 @@ def add(
         )
         return redactor(baton, show_secrets).schedule(stored)
 
-    schedule = with_baton(ctx, act)
+    schedule = with_baton(ctx, act, create=True)
     if as_json:
         print_json(schedule)
     else:
@@ -172,6 +226,8 @@ def list_(
     show_secrets: ShowSecretsFlag = False,
 ) -> None:
     """List schedules by id."""
+    from baton.cli.render import redactor, schedules_table
+    from baton.model import Page, Schedule
 
     async def act(baton: Baton) -> Page[Schedule]:
         page = await baton.list(
@@ -192,11 +248,18 @@ def show(
     as_json: JsonFlag = False,
     show_secrets: ShowSecretsFlag = False,
 ) -> None:
-    """Show one schedule and its latest runs."""
+    """Show one schedule and its latest runs (or why it is gone, if the history knows)."""
+    from baton.cli.render import redacted_runs, redactor, runs_table, schedule_detail
 
     async def both(baton: Baton) -> tuple[Schedule, Page[Run]]:
         shown = redactor(baton, show_secrets)
-        schedule = shown.schedule(await baton.get(id))
+        try:
+            schedule = shown.schedule(await baton.get(id))
+        except ScheduleNotFoundError as exc:
+            why = await _why_gone(baton, id)
+            if why is None:
+                raise
+            raise NotFoundError(f"{exc}: {why}") from None
         return schedule, redacted_runs(await baton.runs(schedule_id=id, limit=10), shown)
 
     schedule, runs = with_baton(ctx, both)
@@ -205,6 +268,33 @@ def show(
         return
     out_console.print(schedule_detail(schedule))
     out_console.print(runs_table(runs.items, title="latest runs"))
+
+
+_EVENT_PAGES = 50  # how far back into the event log a missing schedule is looked for
+
+
+async def _why_gone(baton: Baton, schedule_id: str) -> str | None:
+    """Why a schedule no longer exists, as far as its runs and the event log tell."""
+    from baton.cli.render import when
+    from baton.events import SCHEDULE_REMOVED
+
+    for run in (await baton.runs(schedule_id=schedule_id, limit=20)).items:
+        if run.note and run.note.startswith("schedule stopped: "):
+            reason = run.note.removeprefix("schedule stopped: ")
+            return f"its job stopped it in run {run.id} at {when(run.finished_at)}: {reason}"
+    removed, after = None, None
+    for _ in range(_EVENT_PAGES):
+        events = await baton.events(after=after, limit=1000)
+        if not events:
+            break
+        for event in events:
+            if event.kind == SCHEDULE_REMOVED and event.subject == schedule_id:
+                removed = event
+        after = events[-1].id
+    if removed is None:
+        return None
+    reason = removed.data.get("reason") or "no reason recorded"
+    return f"it was removed at {when(removed.at)}: {reason}"
 
 
 @app.command("trigger")
@@ -219,6 +309,7 @@ def trigger(
     show_secrets: ShowSecretsFlag = False,
 ) -> None:
     """Queue a run of a schedule now."""
+    from baton.cli.render import redactor
 
     async def act(baton: Baton) -> Run:
         return redactor(baton, show_secrets).run(await baton.trigger(id, key=key))
@@ -227,7 +318,7 @@ def trigger(
     if as_json:
         print_json(run)
     else:
-        out_console.print(f"queued {escape(run.id)}")
+        out_console.print(f"queued {run.id}", markup=False)
 
 
 def _simple(verb: str, done: str, doc: str) -> None:
@@ -237,6 +328,8 @@ def _simple(verb: str, done: str, doc: str) -> None:
         as_json: JsonFlag = False,
         show_secrets: ShowSecretsFlag = False,
     ) -> None:
+        from baton.cli.render import redactor
+
         async def act(baton: Baton) -> Any:
             result = await getattr(baton, verb)(id)
             if result is None:
@@ -247,7 +340,7 @@ def _simple(verb: str, done: str, doc: str) -> None:
         if as_json:
             print_json(result)
         else:
-            out_console.print(f"{done} {escape(id)}")
+            out_console.print(f"{done} {id}", markup=False)
 
     command.__doc__ = doc
     app.command(verb)(command)
@@ -271,4 +364,4 @@ def remove(
     if as_json:
         print_json({"id": id, "removed": True})
     else:
-        out_console.print(f"removed {escape(id)}")
+        out_console.print(f"removed {id}", markup=False)

@@ -8,25 +8,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from datetime import datetime
-from typing import Annotated
+from datetime import datetime, timedelta
 
-import typer
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from baton.app import Baton
 from baton.model import Page, Run, RunState, Schedule
 from baton.redaction import Redactor
-
-#: ``--show-secrets``: print secret payload values (whoever can run this reads the store).
-ShowSecretsFlag = Annotated[
-    bool,
-    typer.Option(
-        "--show-secrets",
-        help="Show secret payload values (hidden as *** by default, in --json too).",
-    ),
-]
 
 _STATE_STYLE = {
     RunState.SUCCEEDED: "green",
@@ -112,31 +102,71 @@ def schedule_detail(s: Schedule) -> Table:
     return table
 
 
-def runs_table(runs: Iterable[Run], title: str = "runs") -> Table:
+#: Columns of the runs table after the id, the first ones kept when space is short.
+_RUN_COLUMNS = ("state", "attempt", "type", "fire (UTC)", "took ms", "late ms", "node", "note")
+_MS = timedelta(milliseconds=1)
+
+
+def runs_table(runs: Iterable[Run], title: str = "runs", width: int | None = None) -> Table:
+    """Runs, one line each: a run id is never wrapped (it is copied into other
+    commands); in a narrow terminal the last columns are left out to make room."""
+    rows = [_run_cells(r) for r in runs]
+    columns = _fitting(rows, width if width is not None else _console_width())
     table = Table(title=title)
-    columns = ("id", "type", "state", "attempt", "fire (UTC)", "late ms", "took ms", "node", "note")
+    table.add_column("id", no_wrap=True)
     for column in columns:
         table.add_column(column, overflow="fold")
-    for r in runs:
-        late = (
-            "-"
-            if r.started_at is None
-            else f"{(r.started_at - r.due_at).total_seconds() * 1000:.1f}"
-        )
-        took = "-" if r.duration is None else f"{r.duration.total_seconds() * 1000:.1f}"
-        style = _STATE_STYLE.get(r.state, "")
-        table.add_row(
-            escape(r.id),
-            escape(r.type),
-            f"[{style}]{r.state.value}[/]",
-            str(r.attempt),
-            when(r.fire_at),
-            late,
-            took,
-            escape(r.owner or "-"),
-            escape(r.note or ""),  # why it waits, was skipped or stopped
-        )
+    for cells in rows:
+        table.add_row(cells["id"], *(cells[c] for c in columns))
     return table
+
+
+def _console_width() -> int:
+    from baton.cli.context import out_console
+
+    return out_console.width
+
+
+def _fitting(rows: list[dict[str, str]], width: int) -> list[str]:
+    """The columns that fit beside the widest id (3 characters of border each)."""
+
+    def wide(column: str) -> int:
+        plain = [Text.from_markup(cells[column]).cell_len for cells in rows]
+        return max([len(column), *plain]) + 3
+
+    used = wide("id") + 1
+    kept = []
+    for column in _RUN_COLUMNS:
+        used += wide(column)
+        if used > width:
+            break
+        kept.append(column)
+    return kept
+
+
+def _run_cells(r: Run) -> dict[str, str]:
+    late = "-" if r.started_at is None else f"{(r.started_at - r.due_at) / _MS:.1f}"
+    took = "-" if r.duration is None else f"{r.duration / _MS:.1f}"
+    style = _STATE_STYLE.get(r.state, "")
+    return {
+        "id": escape(r.id),
+        "type": escape(r.type),
+        "state": f"[{style}]{r.state.value}[/]",
+        "attempt": str(r.attempt),
+        "fire (UTC)": when(r.fire_at),
+        "late ms": late,
+        "took ms": took,
+        "node": escape(r.owner or "-"),
+        "note": escape(r.note or ""),  # why it waits, was skipped or stopped
+    }
+
+
+def attempt_text(r: Run) -> str:
+    """``2 of 3``; a run retried by hand past its policy says so instead of "3 of 2"."""
+    allowed = r.policy.retry.max_attempts
+    if r.attempt <= allowed:
+        return f"{r.attempt} of {allowed}"
+    return f"{r.attempt} ({allowed} by its policy, then retried by hand)"
 
 
 def run_detail(r: Run, parents: Mapping[str, Run | None] | None = None) -> Table:
@@ -147,7 +177,7 @@ def run_detail(r: Run, parents: Mapping[str, Run | None] | None = None) -> Table
         ("schedule", escape(r.schedule_id or "-")),
         ("type", escape(r.type)),
         ("state", r.state.value),
-        ("attempt", f"{r.attempt} of {r.policy.retry.max_attempts}"),
+        ("attempt", attempt_text(r)),
         ("payload", _json(r.payload)),
         ("fire", when(r.fire_at)),
         ("due", when(r.due_at)),

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from baton.app import Baton
-from baton.cli.context import JsonFlag, out_console, print_json, print_page, with_baton
-from baton.cli.render import ShowSecretsFlag, redacted_runs, redactor, run_detail, runs_table
-from baton.model import Page, Run
+from baton.cli.context import (
+    JsonFlag,
+    ShowSecretsFlag,
+    out_console,
+    print_json,
+    print_page,
+    with_baton,
+)
+
+if TYPE_CHECKING:
+    from baton.app import Baton
+    from baton.model import Page, Run
 
 app = typer.Typer(help="Inspect runs.", no_args_is_help=True)
 RunId = Annotated[str, typer.Argument(help="Run id.")]
@@ -30,6 +38,7 @@ def list_(
     show_secrets: ShowSecretsFlag = False,
 ) -> None:
     """List runs, newest first."""
+    from baton.cli.render import redacted_runs, redactor, runs_table
 
     async def act(baton: Baton) -> Page[Run]:
         page = await baton.runs(schedule_id=job, type=type, state=state, cursor=cursor, limit=limit)
@@ -46,6 +55,7 @@ def show(
     show_secrets: ShowSecretsFlag = False,
 ) -> None:
     """Show one run with its error, if any, and the runs it waits for with their states."""
+    from baton.cli.render import redactor, run_detail
 
     async def fetch(baton: Baton) -> tuple[Run, dict[str, Run | None]]:
         run = await baton.get_run(id)
@@ -77,7 +87,8 @@ def cancel(
     as_json: JsonFlag = False,
     show_secrets: ShowSecretsFlag = False,
 ) -> None:
-    """Cancel a queued run, or ask the node running it to stop it."""
+    """Cancel a queued run, or ask the node running it to stop it (exit 1 if it has
+    already finished)."""
     _act_on_run(ctx, lambda baton: baton.cancel_run(id), as_json, show_secrets)
 
 
@@ -87,6 +98,8 @@ def _act_on_run(
     as_json: bool,
     show_secrets: bool,
 ) -> None:
+    from baton.cli.render import redactor, run_detail
+
     async def act(baton: Baton) -> Run:
         return redactor(baton, show_secrets).run(await action(baton))
 

@@ -2,40 +2,36 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from fastapi import FastAPI
-from rich.markup import escape
 
-from baton.cli.context import CliState, err_console, reporting_errors, run_async, state_of
-from baton.cli.fleet import FleetFlag, opened
+from baton.cli.context import err_console, reporting_errors, run_async, state_of
+from baton.cli.logformat import configure_logging
 from baton.cli.nodes import (
     FIRE_AHEAD,
     LEASE,
     SHUTDOWN_GRACE,
     Concurrency,
+    Container,
     FireAhead,
+    FleetFlag,
     Lease,
+    LogFormat,
     LogLevel,
     NodeName,
     ShutdownGrace,
+    container_factory,
+    fleet_settings_if,
     node_config,
+    run_node,
 )
 from baton.errors import ConfigurationError, InvalidInputError
-from baton.fleet import Fleet, FleetSettings
-from baton.node import NodeConfig
-from baton.settings import Settings
-from baton.web import (
-    ApiTokens,
-    Role,
-    create_app,
-    default_token_file,
-    ensure_admin_token,
-    serve_http,
-)
+
+if TYPE_CHECKING:
+    from baton.settings import Settings
+    from baton.web import ApiTokens
 
 
 def serve(
@@ -56,8 +52,10 @@ def serve(
         Path | None,
         typer.Option(help="Where the generated admin token is kept ($BATON_API_TOKEN_FILE)."),
     ] = None,
+    container: Container = None,
     fleet: FleetFlag = False,
     log_level: LogLevel = "INFO",
+    log_format: LogFormat = "text",
 ) -> None:
     """Serve the admin API and run a node (scheduler and worker) until SIGTERM or Ctrl-C.
 
@@ -65,6 +63,8 @@ def serve(
     admin token is made, kept in a file only you can read, and printed once.
     """
     cli = state_of(ctx)
+    with reporting_errors():
+        configure_logging(log_level, log_format)
     config = node_config(
         cli.settings,
         roles=roles,
@@ -72,7 +72,6 @@ def serve(
         concurrency=concurrency,
         lease=lease,
         shutdown_grace=shutdown_grace,
-        log_level=log_level,
         fire_ahead=fire_ahead,
     )
     settings = cli.settings
@@ -80,67 +79,25 @@ def serve(
         if port is not None and not 0 <= port <= 65535:
             raise InvalidInputError("must be 0 to 65535", field="--port")
         tokens = tokens_for(settings, token_file) if "api" in config.roles else None
-        fleet_settings = FleetSettings() if fleet or settings.fleet else None
+        fleet_settings = fleet_settings_if(fleet)
+        factory = container_factory(container or settings.container, fleet=fleet)
     run_async(
-        lambda: serve_node(
+        lambda: run_node(
             cli,
             config,
             tokens=tokens,
             host=host or settings.api_host,
             port=settings.api_port if port is None else port,
             fleet=fleet_settings,
+            container=factory,
         )
     )
 
 
-async def serve_node(
-    cli: CliState,
-    config: NodeConfig,
-    *,
-    tokens: ApiTokens | None,
-    host: str = "127.0.0.1",
-    port: int = 8000,
-    fleet: FleetSettings | None = None,
-    on_started: Callable[[str], None] | None = None,
-    configure_app: Callable[[FastAPI], None] | None = None,
-    before_serve: Callable[[Fleet], Awaitable[None]] | None = None,
-) -> None:
-    """Open the Baton (and the fleet), reconcile, then run the node and the API until
-    stopped. Without ``tokens`` no HTTP is served. ``configure_app`` may add routes;
-    ``before_serve`` gets the fleet once it is reconciled."""
-    async with opened(cli, node=config, fleet=fleet) as (baton, app_fleet):
-        app = create_app(baton, tokens=tokens) if tokens is not None else None
-        if app is not None and app_fleet is not None:
-            app.include_router(app_fleet.router())
-        if app is not None and configure_app is not None:
-            configure_app(app)
-        err_console.print(
-            escape(
-                f"baton node {config.name} ({', '.join(sorted(config.roles))}) on "
-                f"{cli.settings.store_url}, job types: {', '.join(baton.registry.names()) or '-'}"
-            )
-        )
-        if app_fleet is not None:
-            started, removed = await app_fleet.monitoring.reconcile()
-            err_console.print(
-                f"fleet: {len(started)} schedules made or updated, {len(removed)} orphans removed"
-            )
-            if before_serve is not None:
-                await before_serve(app_fleet)
-        if app is None:
-            await baton.serve()
-            return
-
-        def announce(url: str) -> None:
-            err_console.print(escape(f"admin API on {url} (docs: {url}/docs)"))
-            if on_started is not None:
-                on_started(url)
-
-        await serve_http(baton, app, host=host, port=port, on_started=announce)
-
-
 def tokens_for(settings: Settings, token_file: Path | None) -> ApiTokens:
     """The configured tokens, or the admin token kept in the token file (made if missing)."""
+    from baton.web import ApiTokens, Role, default_token_file, ensure_admin_token
+
     if settings.api_tokens:
         return ApiTokens.parse(settings.api_tokens)
     path = token_file or settings.api_token_file or default_token_file()
@@ -149,8 +106,8 @@ def tokens_for(settings: Settings, token_file: Path | None) -> ApiTokens:
     except OSError as exc:
         raise ConfigurationError(f"cannot keep the admin token in {path}: {exc}") from None
     if created:
-        err_console.print(escape(f"admin token (kept in {path}, shown only this once):"))
+        err_console.print(f"admin token (kept in {path}, shown only this once):", markup=False)
         print(token, flush=True)
     else:
-        err_console.print(escape(f"admin token: in {path}"))
+        err_console.print(f"admin token: in {path}", markup=False)
     return ApiTokens.of([(token, Role.ADMIN)])
