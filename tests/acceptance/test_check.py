@@ -60,7 +60,11 @@ def test_check_refuses_eviction_and_warns_without_persistence(tmp_path: Path) ->
 
 
 def test_check_on_sqlite(tmp_path: Path) -> None:
-    done = run_cli("--store", f"sqlite:///{tmp_path}/b.db", "check", env={"COLUMNS": "200"})
+    store = f"sqlite:///{tmp_path}/b.db"
+    made = run_cli("--store", store, "--import", "tests.acceptance.mp_jobs", "jobs", "add", "tick",
+                   "--id", "t", "--payload", '{"n": 1}', "--every", "1m")  # fmt: skip
+    assert made.returncode == 0, made.stderr  # check reads a store, it never makes one
+    done = run_cli("--store", store, "check", env={"COLUMNS": "200"})
     assert done.returncode == 0, done.stderr
     assert "journal mode" in done.stdout and "wal" in done.stdout
 

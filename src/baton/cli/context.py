@@ -89,13 +89,12 @@ class CliState:
         from baton.app import Baton
 
         url = self.settings.store_url
+        registry = self.registry()
         if not create:
             require_existing(url)
         self.announce_store()
         with translating_missing():
-            return Baton(
-                store=url, registry=self.registry(), jobs=jobs, container=container, node=node
-            )
+            return Baton(store=url, registry=registry, jobs=jobs, container=container, node=node)
 
     def announce_store(self) -> None:
         """With ``-v``, say on stderr which store the command uses."""
@@ -126,8 +125,9 @@ def require_existing(url: str) -> None:
     path = sqlite_path(url)
     if path is not None and not path.exists():
         raise ConfigurationError(
-            f"no baton store at {path.resolve()} (from {url}): give --store or "
-            "$BATON_STORE_URL, or create it with `baton jobs add` or `baton worker`"
+            f"no baton store at {path.resolve()}: the file does not exist (store {url}); "
+            "give --store or $BATON_STORE_URL, or create it with `baton jobs add` or "
+            "`baton worker`"
         )
 
 
