@@ -1,0 +1,42 @@
+"""The node's own log: what an operator must hear of is one line at WARNING or above."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from datetime import timedelta
+
+import pytest
+
+from baton import Baton, NodeConfig, job
+from baton.store.memory import MemoryStore
+from tests.conftest import Clock
+
+
+@job("sleeper")
+async def sleeper() -> None:
+    await asyncio.sleep(30)
+
+
+async def test_a_lost_lease_is_a_warning_with_the_run_and_its_type(
+    clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="baton.node")
+    config = NodeConfig(name="n1", lease=timedelta(seconds=1.2), shutdown_grace=timedelta(0))
+    store = MemoryStore(clock=clock)
+    async with Baton(store=store, jobs=[sleeper], node=config, roles={"worker"}) as baton:
+        await baton.add("sleeper", id="nap", trigger={"interval": {"seconds": 3600}})
+        await baton.trigger("nap", run_id="nap-1")
+        deadline = time.monotonic() + 10
+        while (await baton.get_run("nap-1")).state.value != "running":
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.02)
+        clock.advance(60)  # the store's clock: the lease has expired, the reaper takes it
+        while not any("lost its lease" in r.getMessage() for r in caplog.records):
+            assert time.monotonic() < deadline, caplog.text
+            await asyncio.sleep(0.02)
+    (record,) = [r for r in caplog.records if "lost its lease" in r.getMessage()]
+    assert record.levelno == logging.WARNING
+    assert record.getMessage() == "run nap-1 (sleeper) lost its lease; stopping it here"
+    assert vars(record)["run_id"] == "nap-1" and vars(record)["job_type"] == "sleeper"
