@@ -8,7 +8,7 @@ DEMO_ARGS ?=
 .PHONY: demo test install system-deps lint bench clean
 
 # Servers and tools the tests start themselves (Debian/Ubuntu; needs root or sudo).
-SYSTEM_TOOLS := redis-server:redis-server faketime:faketime
+SYSTEM_TOOLS := redis-server:redis-server faketime:faketime curl:curl
 system-deps:
 	@missing=""; for pair in $(SYSTEM_TOOLS); do \
 		command -v $${pair%%:*} >/dev/null || missing="$$missing $${pair##*:}"; done; \
