@@ -20,6 +20,8 @@ EXTRA_OF = {
     "botocore": "fleet",
     "aiohttp": "fleet",
     "httpx": "fleet",
+    "aiosqlite": "fleet",
+    "greenlet": "fleet",
     "moto": "demo",
     "werkzeug": "demo",
     "flask": "demo",
@@ -55,7 +57,7 @@ def installed(extra: str) -> bool:
     )
 
 
-_ESSENTIAL = {"redis", "aiobotocore", "httpx", "moto"}
+_ESSENTIAL = {"redis", "aiobotocore", "httpx", "aiosqlite", "moto"}
 
 
 @contextmanager
