@@ -54,6 +54,9 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    # Click's plain help and usage errors: Typer's Rich panels cost 0.1 s of imports on
+    # every `--help` and every mistyped option (docs/benchmarks.md).
+    rich_markup_mode=None,
 )
 app.add_typer(jobs.app, name="jobs")
 app.add_typer(runs.app, name="runs")
@@ -70,11 +73,14 @@ app.add_typer(
 def main_options(
     ctx: typer.Context,
     store: Annotated[
-        str | None, typer.Option(help="Store URL (default: $BATON_STORE_URL).")
+        str | None,
+        typer.Option(metavar="URL", help="Store URL (default: $BATON_STORE_URL)."),
     ] = None,
     import_: Annotated[
         list[str] | None,
-        typer.Option("--import", help="Module with job types (repeatable; $BATON_IMPORTS)."),
+        typer.Option(
+            "--import", metavar="MODULE", help="Module with job types (repeatable; $BATON_IMPORTS)."
+        ),
     ] = None,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Say which store the command uses.")

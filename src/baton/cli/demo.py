@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import logging
 import math
-import os
-import secrets
-import shutil
-import socket
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -43,6 +38,11 @@ def demo(
 
     A moto server on a free loopback port stands in for AWS; no AWS account is used.
     """
+    import logging
+    import os
+    import secrets
+    import shutil
+
     with reporting_errors():
         if not (installed("demo") and installed("fleet")):
             raise missing("demo")  # make demo installs it
@@ -141,6 +141,8 @@ def _check_numbers(
 
 
 def _free_port() -> int:
+    import socket
+
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
