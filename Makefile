@@ -40,6 +40,7 @@ test: system-deps lint
 bench: install
 	$(PY) benchmarks/bench_sqlite.py
 	$(PY) benchmarks/bench_fleet.py
+	$(PY) benchmarks/bench_cli.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache baton-demo baton-demo.db*

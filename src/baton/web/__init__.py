@@ -1,11 +1,49 @@
-"""baton's HTTP side: the admin API, its auth, metrics and the server that runs it."""
+"""baton's HTTP side: the admin API, its auth, metrics and the server that runs it.
 
-from baton.web.app import create_app
-from baton.web.auth import ApiTokens, Role, default_token_file, ensure_admin_token
-from baton.web.deps import Admin, Viewer, require
-from baton.web.limits import StrictJSONRoute
-from baton.web.openapi import documented
-from baton.web.server import serve_http
+The names below are imported on first use: reading ``BATON_API_TOKENS`` (``auth``) does
+not load FastAPI, so that ``baton serve`` reports a bad token at once.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from baton.web.app import create_app
+    from baton.web.auth import ApiTokens, Role, default_token_file, ensure_admin_token
+    from baton.web.deps import Admin, Viewer, require
+    from baton.web.limits import StrictJSONRoute
+    from baton.web.openapi import documented
+    from baton.web.server import serve_http
+
+_HOMES = {
+    "Admin": "baton.web.deps",
+    "ApiTokens": "baton.web.auth",
+    "Role": "baton.web.auth",
+    "StrictJSONRoute": "baton.web.limits",
+    "Viewer": "baton.web.deps",
+    "create_app": "baton.web.app",
+    "default_token_file": "baton.web.auth",
+    "documented": "baton.web.openapi",
+    "ensure_admin_token": "baton.web.auth",
+    "require": "baton.web.deps",
+    "serve_http": "baton.web.server",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'baton.web' has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value  # the next look-up is a plain global
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
 
 __all__ = [
     "Admin",
