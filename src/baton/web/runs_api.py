@@ -54,9 +54,9 @@ async def retry_run(run_id: RunId, baton: BatonDep, redactor: RedactorDep) -> Ru
 @router.post(
     "/{run_id}/cancel",
     dependencies=[Admin],
-    responses={200: RUN_LINKS, **documented(404, 422)},
+    responses={200: RUN_LINKS, **documented(404, 409, 422)},
 )
 async def cancel_run(run_id: RunId, baton: BatonDep, redactor: RedactorDep) -> Run:
-    """Cancel a queued run at once, or ask the node running it to stop; a finished run is
-    returned as it is."""
+    """Cancel a queued run at once, or ask the node running it to stop; a cancelled run
+    is returned as it is; 409 for a run that succeeded, failed or died."""
     return redactor.run(await baton.cancel_run(run_id, reason="cancelled through the API"))
