@@ -93,7 +93,7 @@ def test_the_cli_adds_calendar_and_json_triggers(store: str) -> None:
     assert code == 0, err
     assert json.loads(out)["trigger"]["calendar"]["weeks"] == 2
     code, _, err = baton(*add, "--id", "bad", "--trigger", "[1]")
-    assert code == 1 and "trigger: must be a JSON object" in err
+    assert code == 1 and "--trigger: must be a JSON object" in err
 
 
 async def test_show_after_stop_schedule_says_it_was_stopped_and_why(store: str) -> None:

@@ -23,7 +23,10 @@ async def test_a_lost_lease_is_a_warning_with_the_run_and_its_type(
     clock: Clock, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger="baton.node")
-    config = NodeConfig(name="n1", lease=timedelta(seconds=1.2), shutdown_grace=timedelta(0))
+    # one slot: the node cannot claim the requeued run again while its attempt still runs
+    config = NodeConfig(
+        name="n1", concurrency=1, lease=timedelta(seconds=1.2), shutdown_grace=timedelta(0)
+    )
     store = MemoryStore(clock=clock)
     async with Baton(store=store, jobs=[sleeper], node=config, roles={"worker"}) as baton:
         await baton.add("sleeper", id="nap", trigger={"interval": {"seconds": 3600}})
@@ -32,7 +35,10 @@ async def test_a_lost_lease_is_a_warning_with_the_run_and_its_type(
         while (await baton.get_run("nap-1")).state.value != "running":
             assert time.monotonic() < deadline
             await asyncio.sleep(0.02)
-        clock.advance(60)  # the store's clock: the lease has expired, the reaper takes it
+        # The store's clock jumps past the lease and another node's reaper takes the run
+        # before this node renews it (no await in between: the node cannot run first).
+        clock.advance(60)
+        assert [r.id for r in await store.reap_expired()] == ["nap-1"]
         while not any("lost its lease" in r.getMessage() for r in caplog.records):
             assert time.monotonic() < deadline, caplog.text
             await asyncio.sleep(0.02)
