@@ -155,6 +155,7 @@ def test_the_python_api_names_the_redis_extra(plain: Plain) -> None:
 def test_help_lists_the_fleet_only_with_its_extra(plain: Plain) -> None:
     done = plain.baton("--help")
     assert done.returncode == 0, done.stderr
-    commands = [line.split()[1] for line in done.stdout.splitlines() if line.startswith("│ ")]
+    listing = done.stdout.partition("Commands:")[2]
+    commands = [line.split()[0] for line in listing.splitlines() if line.startswith("  ")]
     assert "jobs" in commands and "serve" in commands and "check" in commands
     assert "fleet" not in commands
