@@ -88,7 +88,7 @@ async def fill(store_url: str) -> None:
             await baton.add(
                 "noop", id=sid, payload={"n": n}, trigger={"interval": {"hours": 1}}, replace=True
             )
-            await baton.trigger(sid, run_id=f"{sid}@by-hand")
+            await baton.trigger(sid, key="by-hand")
 
 
 def free_port() -> int:

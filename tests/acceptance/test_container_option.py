@@ -21,7 +21,7 @@ def greeted(store: str, tmp_path: Path, *options: str, env: dict[str, str]) -> s
     added = run_cli("--store", store, *IMPORT, "jobs", "add", "greet", "--id", "hi",
                     "--payload", '{"name": "ada"}', "--every", "1h")  # fmt: skip
     assert added.returncode == 0, added.stderr
-    assert run_cli("--store", store, "jobs", "trigger", "hi", "--run-id", "hi-1").returncode == 0
+    assert run_cli("--store", store, "jobs", "trigger", "hi", "--key", "1").returncode == 0
     with open(tmp_path / "worker.out", "w") as out:
         proc = subprocess.Popen(
             baton_cmd("--store", store, *IMPORT, "worker", "--shutdown-grace", "1", *options),
@@ -33,7 +33,7 @@ def greeted(store: str, tmp_path: Path, *options: str, env: dict[str, str]) -> s
     try:
         deadline = time.monotonic() + 30
         while True:
-            shown = run_cli("--store", store, "runs", "show", "hi-1", "--json")
+            shown = run_cli("--store", store, "runs", "show", "hi@manual:1", "--json")
             state = json.loads(shown.stdout)["state"] if shown.returncode == 0 else "?"
             if state in ("succeeded", "failed", "dead"):
                 return str(state)

@@ -109,7 +109,7 @@ async def test_show_after_stop_schedule_says_it_was_stopped_and_why(store: str) 
 async def test_cancelling_a_finished_run_exits_non_zero(store: str) -> None:
     async with Baton(store=store, jobs=JOBS) as setup:
         await setup.add("noop", id="once", trigger={"interval": {"seconds": 60}})
-        run = await setup.trigger("once", run_id="once-by-hand")
+        run = await setup.trigger("once", key="by-hand")
     await run_until(store, "once", RunState.SUCCEEDED)
     code, _, err = await asyncio.to_thread(baton, "--store", store, "runs", "cancel", run.id)
     assert code == 1 and "already succeeded" in err
@@ -134,7 +134,7 @@ async def test_a_run_retried_past_its_policy_does_not_say_3_of_2(store: str) -> 
             trigger={"interval": {"seconds": 60}},
             policy={"retry": {"max_attempts": 2, "backoff": 0.05}},
         )
-        run = await setup.trigger("flaky", run_id="flaky-1")
+        run = await setup.trigger("flaky", key="1")
     await run_until(store, "flaky", RunState.DEAD)
     assert (await asyncio.to_thread(baton, "--store", store, "runs", "retry", run.id))[0] == 0
     code, out, err = await asyncio.to_thread(baton, "--store", store, "runs", "show", run.id)

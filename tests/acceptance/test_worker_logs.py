@@ -11,6 +11,8 @@ from pathlib import Path
 
 from tests.acceptance.procs import ROOT, baton_cmd, run_cli, stop
 
+RUN = "printer@manual:p-1"
+
 
 def worker_output(store: str, tmp_path: Path, *extra: str) -> str:
     """Add a schedule whose job always fails, run a worker until its first run is dead."""
@@ -20,7 +22,7 @@ def worker_output(store: str, tmp_path: Path, *extra: str) -> str:
         "--max-attempts", "2", "--backoff", "0.1s",
     )  # fmt: skip
     assert added.returncode == 0, added.stderr
-    triggered = run_cli("--store", store, "jobs", "trigger", "printer", "--run-id", "p-1")
+    triggered = run_cli("--store", store, "jobs", "trigger", "printer", "--key", "p-1")
     assert triggered.returncode == 0, triggered.stderr
     out_path = tmp_path / "worker.out"
     command = baton_cmd(
@@ -38,7 +40,7 @@ def worker_output(store: str, tmp_path: Path, *extra: str) -> str:
         )
     try:
         deadline = time.monotonic() + 30
-        while "p-1" not in out_path.read_text() or "dead" not in out_path.read_text():
+        while RUN not in out_path.read_text() or "dead" not in out_path.read_text():
             assert proc.poll() is None, out_path.read_text()
             assert time.monotonic() < deadline, out_path.read_text()
             time.sleep(0.1)
@@ -50,16 +52,16 @@ def worker_output(store: str, tmp_path: Path, *extra: str) -> str:
 def test_failed_attempts_and_the_dead_run_are_in_the_worker_output(tmp_path: Path) -> None:
     output = worker_output(f"sqlite:///{tmp_path}/baton.db", tmp_path, "--log-level", "WARNING")
     assert (
-        "WARNING baton.node run p-1 (boom) attempt 1 of 2 failed: "
+        f"WARNING baton.node run {RUN} (boom) attempt 1 of 2 failed: "
         "RuntimeError: the printer is on fire; retry in" in output
     )
-    assert "ERROR baton.node run p-1 (boom) is dead after attempt 2: RuntimeError" in output
+    assert f"ERROR baton.node run {RUN} (boom) is dead after attempt 2: RuntimeError" in output
 
 
 def test_log_format_json_gives_one_object_per_line_with_the_run_fields(tmp_path: Path) -> None:
     output = worker_output(f"sqlite:///{tmp_path}/baton.db", tmp_path, "--log-format", "json")
     records = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
-    by_state = {r.get("state"): r for r in records if r.get("run_id") == "p-1"}
+    by_state = {r.get("state"): r for r in records if r.get("run_id") == RUN}
     retrying, dead = by_state["retrying"], by_state["dead"]
     assert retrying["level"] == "WARNING" and retrying["job_type"] == "boom"
     assert retrying["error"] == "RuntimeError: the printer is on fire"

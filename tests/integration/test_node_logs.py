@@ -30,19 +30,19 @@ async def test_a_lost_lease_is_a_warning_with_the_run_and_its_type(
     store = MemoryStore(clock=clock)
     async with Baton(store=store, jobs=[sleeper], node=config, roles={"worker"}) as baton:
         await baton.add("sleeper", id="nap", trigger={"interval": {"seconds": 3600}})
-        await baton.trigger("nap", run_id="nap-1")
+        run = await baton.trigger("nap", key="1")
         deadline = time.monotonic() + 10
-        while (await baton.get_run("nap-1")).state.value != "running":
+        while (await baton.get_run(run.id)).state.value != "running":
             assert time.monotonic() < deadline
             await asyncio.sleep(0.02)
         # The store's clock jumps past the lease and another node's reaper takes the run
         # before this node renews it (no await in between: the node cannot run first).
         clock.advance(60)
-        assert [r.id for r in await store.reap_expired()] == ["nap-1"]
+        assert [r.id for r in await store.reap_expired()] == [run.id]
         while not any("lost its lease" in r.getMessage() for r in caplog.records):
             assert time.monotonic() < deadline, caplog.text
             await asyncio.sleep(0.02)
     (record,) = [r for r in caplog.records if "lost its lease" in r.getMessage()]
     assert record.levelno == logging.WARNING
-    assert record.getMessage() == "run nap-1 (sleeper) lost its lease; stopping it here"
-    assert vars(record)["run_id"] == "nap-1" and vars(record)["job_type"] == "sleeper"
+    assert record.getMessage() == f"run {run.id} (sleeper) lost its lease; stopping it here"
+    assert vars(record)["run_id"] == run.id and vars(record)["job_type"] == "sleeper"

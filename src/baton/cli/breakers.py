@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
 from baton.cli.context import JsonFlag, out_console, print_json, with_baton
-from baton.model import Breaker
+
+if TYPE_CHECKING:
+    from baton.model import Breaker  # the command imports the model when it runs
 
 app = typer.Typer(help="Inspect and reset circuit breakers.", no_args_is_help=True)
 
