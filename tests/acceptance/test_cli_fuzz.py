@@ -129,22 +129,23 @@ async def _not_serving(*_: Any, **__: Any) -> None:
 def stubbed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[str]:
     import moto.server
 
-    import baton.cli.demo
+    import baton.cli.demo_run
     import baton.cli.fleet
+    import baton.cli.nodes
     import baton.cli.serve
 
-    monkeypatch.setattr(baton.cli.serve, "serve_node", _not_serving)
-    monkeypatch.setattr(baton.cli.demo, "_run", _not_serving)
+    monkeypatch.setattr(baton.cli.serve, "run_node", _not_serving)
+    monkeypatch.setattr(baton.cli.nodes, "run_node", _not_serving)
+    monkeypatch.setattr(baton.cli.demo_run, "run_demo", _not_serving)
     monkeypatch.setattr(moto.server, "ThreadedMotoServer", _NoMoto)
     monkeypatch.setattr(baton.cli.fleet, "run_async", lambda factory: ([], []))
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)  # restored after the test: demo sets them
-    return [
-        "--store",
-        f"sqlite:///{tmp_path}/baton.db",
-        "--import",
-        "tests.jobs_for_tests",
-    ]
+    root = ["--store", f"sqlite:///{tmp_path}/baton.db", "--import", "tests.jobs_for_tests"]
+    # read commands never create a store: give them one to read
+    seed = ["jobs", "add", "record", "--id", "seed", "--payload", '{"label": "s"}', "--every", "1h"]
+    assert _invoke(root, seed).exit_code == 0
+    return root
 
 
 def _extra_fixed(path: tuple[str, ...], tmp_path: Path) -> list[str]:
