@@ -273,6 +273,9 @@ async def run_node(
         baton,
         app_fleet,
     ):
+        from baton.node import logs
+
+        baton.add_listener("breaker.*", logs.breaker_changed)
         app = None
         if tokens is not None:
             from baton.web import create_app

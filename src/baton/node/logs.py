@@ -1,13 +1,14 @@
 """The node's log lines for what an operator must see: a failed attempt, a retry, a
-dead run, a lost lease. One line each, at WARNING or above, with the run id, the job
-type and a summary of the error; the same facts ride on the record as ``extra`` fields
-(``run_id``, ``job_type``, ``attempt``, ``error``) for a JSON log formatter."""
+dead run, a lost lease, a circuit breaker that changed. One line each, at WARNING or
+above, with the run id, the job type and a summary of the error; the same facts ride on
+the record as ``extra`` fields (``run_id``, ``job_type``, ``attempt``, ``error``) for a
+JSON log formatter."""
 
 from __future__ import annotations
 
 import logging
 
-from baton.model import Run, RunError, RunState
+from baton.model import Event, Run, RunError, RunState
 from baton.store.base import Outcome
 
 log = logging.getLogger("baton.node")
@@ -91,4 +92,18 @@ def lease_lost(run_id: str, job_type: str | None, *, doing: str) -> None:
         job_type or "?",
         doing,
         extra={"run_id": run_id, "job_type": job_type, "error": "lease lost"},
+    )
+
+
+def breaker_changed(event: Event) -> None:
+    """A ``breaker.*`` event: a breaker opened, let one probe through, or closed. As a
+    listener it runs on every node that registered it, for every node's change."""
+    change = event.kind.removeprefix("breaker.")
+    details = ", ".join(f"{k}={v}" for k, v in sorted(event.data.items()))
+    log.warning(
+        "circuit breaker %s %s%s",
+        event.subject,
+        change.replace("_", "-"),
+        f" ({details})" if details else "",
+        extra={"breaker": event.subject, "change": change, "details": event.data},
     )
