@@ -185,7 +185,7 @@ def main() -> None:
         result = table(measure(work, runs), runs)
     print(result)
     if not args.quick:
-        write_section(Path(args.out), result)
+        write_section(Path(args.out), result, SECTION)
 
 
 if __name__ == "__main__":
