@@ -46,6 +46,11 @@ class WorkerMetrics(Job):
 @job("report")
 async def report() -> None:
     return None
+
+
+@job("summary")
+async def summary() -> None:
+    return None
 """
 
 
