@@ -53,6 +53,16 @@ from baton.errors import (
     StoreError,
     StoreVersionError,
 )
+
+# Before the modules below, which import redis-py too: without the extra, this message.
+try:
+    import redis.asyncio as aioredis
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
+    from redis.exceptions import RedisError
+except ImportError as exc:  # pragma: no cover - exercised only without the extra
+    raise ConfigurationError("the Redis store needs redis-py: pip install 'baton[redis]'") from exc
+
 from baton.model import (
     Event,
     NodeInfo,
@@ -81,14 +91,6 @@ from baton.store.base import (
     StoreReport,
     StoreStats,
 )
-
-try:
-    import redis.asyncio as aioredis
-    from redis.asyncio.retry import Retry
-    from redis.backoff import NoBackoff
-    from redis.exceptions import RedisError
-except ImportError as exc:  # pragma: no cover - exercised only without the extra
-    raise ConfigurationError("the Redis store needs redis-py: pip install 'baton[redis]'") from exc
 
 log = logging.getLogger("baton.store.redis")
 
