@@ -1,11 +1,13 @@
-"""Shared fixtures: a controllable clock and every store, fresh for each test."""
+"""Shared fixtures: a controllable clock and every store, fresh for each test; and the
+guard that no process the suite starts outlives its test or the session."""
 
 from __future__ import annotations
 
+import os
 import shutil
-import signal
 import socket
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -18,6 +20,7 @@ from baton.store.base import Store
 from baton.store.memory import MemoryStore
 from baton.store.redis import RedisStore
 from baton.store.sqlite import SQLiteStore
+from tests.processes import end, kill, left_behind, mark_session, outlives_tests
 
 STORE_KINDS = ["memory", "sqlite", "redis"]
 
@@ -75,16 +78,28 @@ def _free_port() -> int:
 
 
 class RedisServer:
-    """A redis-server process of the test session's own, with AOF on."""
+    """A redis-server process of the test session's own, with AOF on.
 
-    def __init__(self, workdir: Path) -> None:
+    A context manager: the process is ended on leaving the block, however it is left.
+    ``lasting`` marks a server that outlives the test that starts it (the session's).
+    """
+
+    def __init__(self, workdir: Path, *, lasting: bool = False) -> None:
         self.workdir = workdir
         self.port = _free_port()
+        self.lasting = lasting
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
+
+    def __enter__(self) -> RedisServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
 
     def start(self) -> None:
         binary = shutil.which("redis-server")
@@ -113,30 +128,81 @@ class RedisServer:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + 10
+        if self.lasting:
+            outlives_tests(self.proc)
+        try:
+            self._wait_until_it_answers(deadline=time.monotonic() + 60)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _wait_until_it_answers(self, deadline: float) -> None:
+        assert self.proc is not None
         while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"redis-server exited with {self.proc.returncode}")
             with socket.socket() as sock:
                 if sock.connect_ex(("127.0.0.1", self.port)) == 0:
                     return
             time.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
+        raise RuntimeError("redis-server did not answer within 60 s")
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)  # a clean shutdown writes the AOF
-            self.proc.wait(timeout=20)
+        """SIGTERM (a clean shutdown writes the AOF), SIGKILL if it takes over 30 s."""
+        if self.proc is not None:
+            end(self.proc, grace=30)
         self.proc = None
 
 
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path_factory.mktemp("redis"))
-    server.start()
-    yield server
-    server.stop()
+    with RedisServer(tmp_path_factory.mktemp("redis"), lasting=True) as server:
+        yield server
 
 
 @pytest.fixture
 def redis_url(redis_server: RedisServer) -> str:
     """A key prefix of its own for each test: cheap isolation on one server."""
     return f"{redis_server.url}?prefix=t{uuid.uuid4().hex[:12]}:"
+
+
+# -- no process outlives the test that started it, nor the session ------------------------
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    mark_session(f"{os.getpid()}-{uuid.uuid4().hex[:12]}")
+
+
+@pytest.fixture(autouse=True)
+def _no_process_left_behind(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After each test (its fixtures torn down): fail it if a process it started still
+    runs, and kill that process."""
+    yield
+    leftovers = left_behind(lasting_too=False)
+    if leftovers:
+        kill(leftovers)
+        pytest.fail(
+            f"{request.node.nodeid} left {len(leftovers)} process(es) running (now killed):\n"
+            + "\n".join(f"  {leftover}" for leftover in leftovers),
+            pytrace=False,
+        )
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """After the last test and the session's fixtures: any process still running is a
+    leak. It is killed, named, and the run fails."""
+    leftovers = left_behind(lasting_too=True)
+    if not leftovers:
+        return
+    kill(leftovers)
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    lines = [f"{len(leftovers)} process(es) started by the suite outlived it (now killed):"]
+    lines += [f"  {leftover}" for leftover in leftovers]
+    if reporter is not None:
+        reporter.ensure_newline()
+        reporter.write_sep("!", "processes left behind", red=True, bold=True)
+        for line in lines:
+            reporter.write_line(line, red=True)
+    else:
+        print("\n".join(lines), file=sys.stderr)
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED
