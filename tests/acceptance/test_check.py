@@ -29,9 +29,7 @@ def test_check_accepts_the_test_redis_and_shows_what_it_found(redis_url: str) ->
 
 
 def test_check_refuses_eviction_and_warns_without_persistence(tmp_path: Path) -> None:
-    server = RedisServer(tmp_path)
-    server.start()
-    try:
+    with RedisServer(tmp_path) as server:
         subprocess.run(
             [
                 "redis-cli",
@@ -51,8 +49,6 @@ def test_check_refuses_eviction_and_warns_without_persistence(tmp_path: Path) ->
             capture_output=True,
         )
         done = run_cli("--store", server.url, "check", env={"COLUMNS": "200"})
-    finally:
-        server.stop()
     assert done.returncode == 1
     assert "problem: maxmemory-policy is allkeys-lru" in done.stderr
     assert "warning: neither AOF nor RDB persistence is on" in done.stderr
@@ -74,9 +70,7 @@ async def test_check_counts_schedules_and_warns_when_buckets_are_not_compact(
 ) -> None:
     """A definition over hash-max-listpack-value bytes (64 by default; the fleet's own
     schedules are about 72) turns its bucket into a plain hash table."""
-    server = RedisServer(tmp_path)
-    server.start()
-    try:
+    with RedisServer(tmp_path) as server:
         client = redis.Redis(port=server.port, decode_responses=True)
         loose_url, compact_url = f"{server.url}?prefix=a:", f"{server.url}?prefix=b:"
         await _add_worker_schedules(loose_url, 40)
@@ -84,8 +78,7 @@ async def test_check_counts_schedules_and_warns_when_buckets_are_not_compact(
         await _add_worker_schedules(compact_url, 40)
         loose = run_cli("--store", loose_url, "check", env={"COLUMNS": "200"})
         compact = run_cli("--store", compact_url, "check", env={"COLUMNS": "200"})
-    finally:
-        server.stop()
+        client.close()
     assert loose.returncode == 0 and compact.returncode == 0, loose.stderr + compact.stderr
     for done in (loose, compact):
         assert re.search(r"│ schedules\s+│ 40 ", done.stdout), done.stdout

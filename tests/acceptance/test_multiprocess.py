@@ -16,7 +16,7 @@ from tests.acceptance.kill import kill_busiest_mid_run
 pytestmark = pytest.mark.slow
 
 
-@pytest.mark.timeout(180)
+@pytest.mark.timeout(600)
 async def test_three_workers_one_run_per_tick_and_a_killed_worker_is_covered(
     tmp_path: Path,
 ) -> None:

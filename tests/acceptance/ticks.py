@@ -42,6 +42,19 @@ async def wait_idle(baton: Baton, within: float) -> None:
     raise AssertionError("runs were still pending when the test gave up")
 
 
+async def wait_fired_through(baton: Baton, count: int, until: datetime, within: float) -> None:
+    """Until every tick schedule has fired every tick up to ``until`` (its next fire is
+    later), however far behind a busy machine has left the nodes."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        schedules = (await baton.list(limit=1000)).items
+        behind = [s.id for s in schedules if s.next_fire_at is None or s.next_fire_at <= until]
+        if len(schedules) == count and not behind:
+            return
+        await asyncio.sleep(0.5)
+    raise AssertionError(f"schedules had not fired through {until} when the test gave up")
+
+
 async def all_runs(baton: Baton) -> list[Run]:
     runs: list[Run] = []
     cursor = None

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
 from baton.fleet import FleetSettings
-from tests.acceptance.procs import ROOT, baton_cmd, run_cli, stop
+from tests.acceptance.procs import baton_process, run_cli
 from tests.fleet.conftest import REGION, Cloud
+from tests.processes import end
 
 
 def fleet_env(cloud: Cloud, tmp_path: Path) -> dict[str, str]:
@@ -27,15 +26,17 @@ def fleet_env(cloud: Cloud, tmp_path: Path) -> dict[str, str]:
     }
 
 
+@pytest.mark.timeout(600)
 async def test_import_then_a_fleet_worker_collects(cloud: Cloud, tmp_path: Path) -> None:
     cml = await cloud.launch(2, name="cml-worker")
     await cloud.launch(1, name="database")
     await cloud.feed(cml, cpu=12.5, memory=34.5)
     # The moto server lives in this process: block in a thread, not in its event loop.
-    await asyncio.to_thread(import_and_work, fleet_env(cloud, tmp_path), sorted(cml))
+    env = fleet_env(cloud, tmp_path)
+    await asyncio.to_thread(import_and_work, env, sorted(cml), tmp_path / "worker.out")
 
 
-def import_and_work(env: dict[str, str], cml: list[str]) -> None:
+def import_and_work(env: dict[str, str], cml: list[str], log: Path) -> None:
     done = run_cli("fleet", "import", "--region", REGION, "--tag", "Name=cml-*", "--json", env=env)
     assert done.returncode == 0, done.stderr
     assert sorted(json.loads(done.stdout)["registered"]) == cml
@@ -46,27 +47,19 @@ def import_and_work(env: dict[str, str], cml: list[str]) -> None:
     assert sorted(s["id"] for s in json.loads(listed.stdout)["items"]) == [
         f"worker-metrics:{i}" for i in cml
     ]
-    worker = subprocess.Popen(
-        baton_cmd("worker", "--fleet", "--shutdown-grace", "2"),
-        cwd=ROOT,
-        env={**os.environ, **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 20
+    args = ["worker", "--fleet", "--shutdown-grace", "2"]
+    with baton_process(args, log, env=env) as worker:
+        deadline = time.monotonic() + 120  # only bounds a hang
         while time.monotonic() < deadline:
+            assert worker.poll() is None, log.read_text()
             runs = run_cli("runs", "list", "--state", "succeeded", "--json", env=env)
             if len(json.loads(runs.stdout)["items"]) >= 2:
                 break
             time.sleep(0.5)
         else:
-            pytest.fail("the fleet worker collected nothing")
-    finally:
-        assert stop(worker) == 0
-        _, err = worker.communicate()
-    assert "fleet: 0 schedules made or updated, 0 orphans removed" in err
+            pytest.fail(f"the fleet worker collected nothing: {log.read_text()}")
+        assert end(worker) == 0, log.read_text()
+    assert "fleet: 0 schedules made or updated, 0 orphans removed" in log.read_text()
 
 
 def test_import_reports_a_bad_tag_filter_as_one_line() -> None:
