@@ -19,6 +19,7 @@ from tests.acceptance.ticks import (
     assert_all_succeeded_and_executed,
     assert_one_run_per_tick,
     executions,
+    lateness,
     remove_ticks,
     wait_fired_through,
     wait_idle,
@@ -37,7 +38,7 @@ async def kill_busiest_mid_run(
 ) -> None:
     """Run three workers for ``seconds``; SIGKILL the busiest half-way, mid-run; check
     that every tick ran once and that the victim's runs were run again by the others
-    within lease + 5 s."""
+    within lease + 5 s (plus whatever lateness a busy machine gave every run then)."""
     log_dir = tmp_path / "logs"
     log_dir.mkdir()
     async with Baton(store=url, jobs=[tick]) as baton:
@@ -72,11 +73,15 @@ async def kill_busiest_mid_run(
     assert_all_succeeded_and_executed(runs, log_dir)
     by_id = {r.id: r for r in runs}
     done = executions(log_dir)
+    # Within lease + 5 s of the kill, give or take how late the survivors were starting
+    # ordinary runs at the time (nothing, unless other processes keep the machine busy).
+    window = timedelta(seconds=lease + 5)
+    bound = killed_at + window + lateness(runs, killed_at, killed_at + window)
     for run_id in in_flight:
         redone = by_id[run_id]
         assert redone.attempt == 2 and redone.owner in survivors, redone
         assert redone.started_at is not None
-        assert killed_at < redone.started_at <= killed_at + timedelta(seconds=lease + 5)
+        assert killed_at < redone.started_at <= bound, (killed_at, bound, redone)
         assert done[run_id][-1] in survivors
 
 

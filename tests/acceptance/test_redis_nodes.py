@@ -21,6 +21,7 @@ from tests.acceptance.ticks import (
     remove_ticks,
     wait_fired_through,
     wait_idle,
+    wait_nodes,
 )
 from tests.conftest import RedisServer
 from tests.processes import end
@@ -78,20 +79,23 @@ async def test_a_node_with_a_wrong_clock_neither_steals_nor_loses_leases(
     lease are renewed and finished by the node that took them, once each."""
     log_dir = tmp_path / "logs"
     log_dir.mkdir()
-    async with Baton(store=redis_url, jobs=[tick]) as baton:
-        now = await baton.store.now()
-        start = now.replace(microsecond=0) + timedelta(seconds=4)
-        await add_ticks(baton, 20, start, seconds=0.05)
-        for n in range(12):  # each outlives the 2 s lease: only renewals keep it
-            await baton.enqueue(tick, key=f"long-{n}", payload={"n": n, "seconds": 5}, due_at=start)
     args = ("--lease", "2", "--concurrency", "6")
     skewed = {"LD_PRELOAD": libfaketime(), "FAKETIME": "+2h"}
     with (
         worker(redis_url, "ahead", log_dir, *args, env=skewed) as ahead,
         worker(redis_url, "right", log_dir, *args) as right,
     ):
-        await asyncio.sleep((start - datetime.now(UTC)).total_seconds() + 12)
         async with Baton(store=redis_url, jobs=[tick]) as baton:
+            # Both nodes must be up before the work is due, or one takes it all.
+            await wait_nodes(baton, {"ahead", "right"}, within=120)
+            now = await baton.store.now()
+            start = now.replace(microsecond=0) + timedelta(seconds=4)
+            await add_ticks(baton, 20, start, seconds=0.05)
+            for n in range(12):  # each outlives the 2 s lease: only renewals keep it
+                await baton.enqueue(
+                    tick, key=f"long-{n}", payload={"n": n, "seconds": 5}, due_at=start
+                )
+            await asyncio.sleep((start - datetime.now(UTC)).total_seconds() + 12)
             end_at = datetime.now(UTC).replace(microsecond=0)
             await wait_fired_through(baton, 20, end_at, within=120)
             await remove_ticks(baton, 20)

@@ -55,6 +55,28 @@ async def wait_fired_through(baton: Baton, count: int, until: datetime, within: 
     raise AssertionError(f"schedules had not fired through {until} when the test gave up")
 
 
+async def wait_nodes(baton: Baton, names: set[str], within: float) -> None:
+    """Until every node in ``names`` has sent its first heartbeat (on a busy machine a
+    process can take many seconds to import and start)."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if names <= {node.name for node in await baton.nodes()}:
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"nodes {sorted(names)} had not all started when the test gave up")
+
+
+def lateness(runs: list[Run], since: datetime, until: datetime) -> timedelta:
+    """The latest start, after its due time, of a first attempt due between ``since`` and
+    ``until``: the delay that a busy machine adds to every run, a re-run included."""
+    late = [
+        r.started_at - r.due_at
+        for r in runs
+        if r.started_at is not None and r.attempt == 1 and since <= r.due_at <= until
+    ]
+    return max(late, default=timedelta(0))
+
+
 async def all_runs(baton: Baton) -> list[Run]:
     runs: list[Run] = []
     cursor = None
