@@ -41,6 +41,7 @@ bench: install
 	$(PY) benchmarks/bench_sqlite.py
 	$(PY) benchmarks/bench_fleet.py
 	$(PY) benchmarks/bench_cli.py
+	$(PY) benchmarks/bench_startup.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache baton-demo baton-demo.db*
