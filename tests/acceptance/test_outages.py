@@ -8,12 +8,14 @@ itself (tests/acceptance/mp_jobs.py), so "executed exactly once" is counted, not
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -21,7 +23,7 @@ import pytest
 
 from baton import Baton, Run, RunState
 from tests.acceptance.mp_jobs import tick
-from tests.acceptance.procs import start_worker, stop
+from tests.acceptance.procs import worker
 from tests.acceptance.ticks import (
     add_ticks,
     all_runs,
@@ -29,9 +31,11 @@ from tests.acceptance.ticks import (
     assert_one_run_per_tick,
     executions,
     remove_ticks,
+    wait_fired_through,
     wait_idle,
 )
 from tests.conftest import RedisServer
+from tests.processes import end, running
 
 pytestmark = pytest.mark.slow
 
@@ -70,9 +74,12 @@ async def _finished_runs(url: str, ids: list[str], within: float) -> list[Run]:
             await asyncio.sleep(0.5)
 
 
-def _workers(url: str, log_dir: Path, names: list[str]) -> list[subprocess.Popen[str]]:
+def _workers(
+    stack: contextlib.ExitStack, url: str, log_dir: Path, names: list[str]
+) -> list[subprocess.Popen[str]]:
+    """`baton worker` processes, ended when ``stack`` closes."""
     args = ("--lease", "10", "--concurrency", "10")
-    return [start_worker(url, name, log_dir, *args) for name in names]
+    return [stack.enter_context(worker(url, name, log_dir, *args)) for name in names]
 
 
 def _assert_each_ran_once_on_its_first_attempt(runs: list[Run], log_dir: Path) -> None:
@@ -83,51 +90,47 @@ def _assert_each_ran_once_on_its_first_attempt(runs: list[Run], log_dir: Path) -
 
 
 @pytest.fixture
-def redis(tmp_path: Path) -> RedisServer:
-    server = RedisServer(tmp_path / "redis")
-    server.workdir.mkdir()
-    server.start()
-    yield server  # type: ignore[misc]
-    server.stop()
+def redis(tmp_path: Path) -> Iterator[RedisServer]:
+    (tmp_path / "redis").mkdir()
+    with RedisServer(tmp_path / "redis") as server:
+        yield server
 
 
-@pytest.mark.timeout(240)
+@pytest.mark.timeout(600)
 async def test_one_node_records_every_outcome_across_a_redis_shutdown(
     redis: RedisServer, tmp_path: Path
 ) -> None:
     log_dir = tmp_path / "logs"
     log_dir.mkdir()
     start, ids = await _enqueue_jobs(redis.url)
-    procs = _workers(redis.url, log_dir, ["solo"])
-    try:
+    with contextlib.ExitStack() as stack:
+        procs = _workers(stack, redis.url, log_dir, ["solo"])
         await _wait_until(start + timedelta(seconds=1))  # ten jobs are running
         redis.stop()  # SIGTERM: Redis writes its AOF and exits
         await asyncio.sleep(OUTAGE)
         redis.start()
-        runs = await _finished_runs(redis.url, ids, within=90)
+        runs = await _finished_runs(redis.url, ids, within=120)
         assert procs[0].poll() is None, "the node died with Redis"
-    finally:
-        exits = [stop(proc) for proc in procs]
+        exits = [end(proc) for proc in procs]
     assert exits == [0]
     _assert_each_ran_once_on_its_first_attempt(runs, log_dir)
 
 
-@pytest.mark.timeout(240)
+@pytest.mark.timeout(600)
 async def test_two_nodes_lose_no_run_to_a_redis_shutdown(
     redis: RedisServer, tmp_path: Path
 ) -> None:
     log_dir = tmp_path / "logs"
     log_dir.mkdir()
     start, ids = await _enqueue_jobs(redis.url)
-    procs = _workers(redis.url, log_dir, ["a", "b"])
-    try:
+    with contextlib.ExitStack() as stack:
+        procs = _workers(stack, redis.url, log_dir, ["a", "b"])
         await _wait_until(start + timedelta(seconds=1))
         redis.stop()
         await asyncio.sleep(OUTAGE)
         redis.start()
-        runs = await _finished_runs(redis.url, ids, within=90)
-    finally:
-        exits = [stop(proc) for proc in procs]
+        runs = await _finished_runs(redis.url, ids, within=120)
+        exits = [end(proc) for proc in procs]
     assert exits == [0, 0]
     # Another node may have taken a run over (its lease had expired): then it ran twice,
     # but none ended dead or failed.
@@ -146,43 +149,37 @@ conn.execute("ROLLBACK")
 """
 
 
-def _hold(db: Path, seconds: float) -> subprocess.Popen[str]:
-    """Another process that holds ``db`` in an exclusive transaction for ``seconds``."""
-    holder = subprocess.Popen(
-        [sys.executable, "-c", _HOLD, str(db), str(seconds)], stdout=subprocess.PIPE, text=True
-    )
-    assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
-    return holder
+@contextlib.contextmanager
+def _holding(db: Path, seconds: float) -> Iterator[subprocess.Popen[str]]:
+    """Another process that holds ``db`` in an exclusive transaction for ``seconds``,
+    ended on leaving the block."""
+    command = [sys.executable, "-c", _HOLD, str(db), str(seconds)]
+    with running(command, stdout=subprocess.PIPE) as holder:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        yield holder
 
 
-@pytest.mark.timeout(240)
+@pytest.mark.timeout(600)
 async def test_one_node_records_every_outcome_while_sqlite_is_locked(tmp_path: Path) -> None:
     log_dir = tmp_path / "logs"
     log_dir.mkdir()
     db = tmp_path / "baton.db"
     url = f"sqlite:///{db}"
     start, ids = await _enqueue_jobs(url)
-    procs = _workers(url, log_dir, ["solo"])
-    holder: subprocess.Popen[str] | None = None
-    try:
+    with contextlib.ExitStack() as stack:
+        procs = _workers(stack, url, log_dir, ["solo"])
         await _wait_until(start + timedelta(seconds=1))
-        holder = _hold(db, OUTAGE)
-        await asyncio.to_thread(holder.wait, OUTAGE + 30)
-        runs = await _finished_runs(url, ids, within=90)
-    finally:
-        if holder is not None and holder.poll() is None:
-            holder.kill()
-            holder.wait()
-        if holder is not None and holder.stdout is not None:
-            holder.stdout.close()
-        exits = [stop(proc) for proc in procs]
+        with _holding(db, OUTAGE) as holder:
+            await asyncio.to_thread(holder.wait, OUTAGE + 60)
+        runs = await _finished_runs(url, ids, within=120)
+        exits = [end(proc) for proc in procs]
     assert exits == [0]
     _assert_each_ran_once_on_its_first_attempt(runs, log_dir)
     with sqlite3.connect(db) as conn:  # the file is whole
         assert conn.execute("PRAGMA quick_check").fetchone() == ("ok",)
 
 
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(600)
 async def test_a_frozen_redis_makes_no_run_dead_and_no_tick_missing_or_doubled(
     redis: RedisServer, tmp_path: Path
 ) -> None:
@@ -193,9 +190,8 @@ async def test_a_frozen_redis_makes_no_run_dead_and_no_tick_missing_or_doubled(
         start = (await baton.store.now()).replace(microsecond=0) + timedelta(seconds=4)
         await add_ticks(baton, count, start, seconds=0.05)
     args = ("--lease", "5", "--concurrency", "200")
-    procs = [start_worker(redis.url, name, log_dir, *args) for name in ("a", "b")]
     assert redis.proc is not None
-    try:
+    with worker(redis.url, "a", log_dir, *args) as a, worker(redis.url, "b", log_dir, *args) as b:
         await _wait_until(start + timedelta(seconds=5))
         redis.proc.send_signal(signal.SIGSTOP)
         try:
@@ -203,14 +199,14 @@ async def test_a_frozen_redis_makes_no_run_dead_and_no_tick_missing_or_doubled(
         finally:
             redis.proc.send_signal(signal.SIGCONT)
         await asyncio.sleep(15)
-        assert all(proc.poll() is None for proc in procs), "a node died with Redis"
+        assert a.poll() is None and b.poll() is None, "a node died with Redis"
         async with Baton(store=redis.url, jobs=[tick]) as baton:
-            end = datetime.now(UTC).replace(microsecond=0)
+            end_at = datetime.now(UTC).replace(microsecond=0)
+            await wait_fired_through(baton, count, end_at, within=120)
             await remove_ticks(baton, count)
-            await wait_idle(baton, within=90)
+            await wait_idle(baton, within=120)
             runs = await all_runs(baton)
-    finally:
-        exits = [stop(proc) for proc in procs]
+        exits = [end(a), end(b)]
     assert exits == [0, 0]
-    assert_one_run_per_tick(runs, count, start, end - timedelta(seconds=1))
+    assert_one_run_per_tick(runs, count, start, end_at)
     assert_all_succeeded_and_executed(runs, log_dir)

@@ -4,19 +4,20 @@ a schedule with the default policy (one attempt, coalesce on, max_concurrent 1).
 from __future__ import annotations
 
 import asyncio
-import os
+import contextlib
 import signal
-import subprocess
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from subprocess import Popen
 
 import pytest
 
 from baton import Baton, Run, RunState
 from tests.acceptance.mp_jobs import tick
-from tests.acceptance.procs import ROOT, baton_cmd, start_worker, stop
+from tests.acceptance.procs import baton_process, worker
 from tests.acceptance.ticks import executions
+from tests.processes import end
 
 pytestmark = pytest.mark.slow
 
@@ -37,20 +38,13 @@ async def _running(baton: Baton, schedule_id: str, within: float) -> Run:
     raise AssertionError(f"no run of {schedule_id} started")
 
 
-def _blind_worker(url: str, log_dir: Path) -> subprocess.Popen[str]:
+def _blind_worker(url: str, log_dir: Path) -> contextlib.AbstractContextManager[Popen[str]]:
     """A worker started without --import: it knows no job type."""
-    with open(log_dir / "blind.out", "w") as out:
-        return subprocess.Popen(
-            baton_cmd("--store", url, "worker", "--name", "blind", "--lease", str(LEASE)),
-            cwd=ROOT,
-            env={**os.environ, "BATON_TEST_LOG_DIR": str(log_dir)},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
+    args = ["--store", url, "worker", "--name", "blind", "--lease", str(LEASE)]
+    return baton_process(args, log_dir / "blind.out", env={"BATON_TEST_LOG_DIR": str(log_dir)})
 
 
-@pytest.mark.timeout(180)
+@pytest.mark.timeout(600)
 async def test_a_killed_nodes_run_runs_again_and_no_backlog_follows(
     redis_url: str, tmp_path: Path
 ) -> None:
@@ -65,25 +59,27 @@ async def test_a_killed_nodes_run_runs_again_and_no_backlog_follows(
             trigger={"interval": {"seconds": 1, "start": start.isoformat()}},
         )
     args = ("--lease", str(LEASE))
-    procs = {name: start_worker(redis_url, name, log_dir, *args) for name in ("w1", "w2")}
-    procs["blind"] = _blind_worker(redis_url, log_dir)
-    try:
+    with contextlib.ExitStack() as stack:
+        procs = {
+            name: stack.enter_context(worker(redis_url, name, log_dir, *args))
+            for name in ("w1", "w2")
+        }
+        procs["blind"] = stack.enter_context(_blind_worker(redis_url, log_dir))
         async with Baton(store=redis_url, jobs=[tick]) as baton:
-            victim_run = await _running(baton, "slow", within=30)
+            victim_run = await _running(baton, "slow", within=120)
             victim = victim_run.owner
             assert victim in ("w1", "w2")
             await asyncio.sleep(0.5)  # mid-run
-            os.kill(procs[victim].pid, signal.SIGKILL)
+            procs[victim].send_signal(signal.SIGKILL)
             killed_at = datetime.now(UTC)
-            procs[victim].wait(timeout=10)
+            procs[victim].wait(timeout=60)
             # The lease expires, the run runs again; then the schedule goes on for a while.
             await asyncio.sleep(LEASE + 15)
             await baton.remove("slow")
             await asyncio.sleep(4)
             runs = await _runs_of(baton, "slow")
             nodes = {n.name: n for n in await baton.nodes()}
-    finally:
-        exits = [stop(proc) for proc in procs.values() if proc.poll() is None]
+        exits = [end(proc) for name, proc in procs.items() if name != victim]
     assert exits == [0, 0]
 
     survivor = "w2" if victim == "w1" else "w1"
