@@ -52,6 +52,7 @@ def end(proc: subprocess.Popen[Any], grace: float = 30.0) -> int:
 
     Its pipes are closed and it is reaped. Returns its exit status (a negative number is
     the signal that ended it), so a caller can still assert a clean exit."""
+    _lasting.discard(proc.pid)
     try:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
@@ -80,9 +81,12 @@ def running(
 
 
 def left_behind(*, lasting_too: bool) -> list[Leftover]:
-    """Live processes carrying this session's mark (or children of this process)."""
+    """Live processes carrying this session's mark (or children of this process). Linux
+    only: elsewhere, none are found."""
     token = os.environ.get(MARK)
     found: list[Leftover] = []
+    if not os.path.isdir("/proc"):
+        return found
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
