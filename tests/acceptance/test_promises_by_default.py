@@ -38,6 +38,16 @@ async def _running(baton: Baton, schedule_id: str, within: float) -> Run:
     raise AssertionError(f"no run of {schedule_id} started")
 
 
+async def _settled(baton: Baton, schedule_id: str, within: float) -> list[Run]:
+    """The runs of ``schedule_id`` once every one has finished (or the time is up)."""
+    deadline = time.monotonic() + within
+    while True:
+        runs = await _runs_of(baton, schedule_id)
+        if all(r.state.finished for r in runs) or time.monotonic() > deadline:
+            return runs
+        await asyncio.sleep(0.2)
+
+
 def _blind_worker(url: str, log_dir: Path) -> contextlib.AbstractContextManager[Popen[str]]:
     """A worker started without --import: it knows no job type."""
     args = ["--store", url, "worker", "--name", "blind", "--lease", str(LEASE)]
@@ -76,8 +86,7 @@ async def test_a_killed_nodes_run_runs_again_and_no_backlog_follows(
             # The lease expires, the run runs again; then the schedule goes on for a while.
             await asyncio.sleep(LEASE + 15)
             await baton.remove("slow")
-            await asyncio.sleep(4)
-            runs = await _runs_of(baton, "slow")
+            runs = await _settled(baton, "slow", within=120)
             nodes = {n.name: n for n in await baton.nodes()}
         exits = [end(proc) for name, proc in procs.items() if name != victim]
     assert exits == [0, 0]
