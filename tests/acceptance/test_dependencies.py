@@ -9,8 +9,8 @@ parents', and none is missing. A one-off run enqueued after two others waits, an
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-import os
 import signal
 import time
 from datetime import UTC, datetime, timedelta
@@ -21,8 +21,9 @@ import pytest
 from baton import Baton, Run, RunState
 from baton.model import run_id_for_fire
 from tests.acceptance.mp_jobs import tick
-from tests.acceptance.procs import run_cli, start_worker, stop
+from tests.acceptance.procs import run_cli, worker
 from tests.acceptance.ticks import all_runs, executions
+from tests.processes import end
 
 DIAMOND = {"b": ["a"], "c": ["a"], "d": ["b", "c"]}
 POLICY = {"coalesce": False, "misfire_grace": 120, "retry": {"max_attempts": 5}}
@@ -77,8 +78,17 @@ def assert_diamond_ran_once_per_tick(runs: list[Run], ticks: list[datetime]) -> 
     assert fires == dict.fromkeys(("a", *DIAMOND), len(ticks)), fires
 
 
+async def wait_until_fired(baton: Baton, schedule_id: str, until: datetime) -> None:
+    """Until ``schedule_id`` has fired every tick up to ``until`` (a busy machine can
+    leave the nodes behind the clock)."""
+    deadline = time.monotonic() + 120
+    while (fire := (await baton.get(schedule_id)).next_fire_at) is None or fire <= until:
+        assert time.monotonic() < deadline, f"{schedule_id} had not fired through {until}"
+        await asyncio.sleep(0.2)
+
+
 @pytest.mark.slow
-@pytest.mark.timeout(240)
+@pytest.mark.timeout(600)
 async def test_a_diamond_on_three_workers_survives_a_killed_worker(
     url: str, tmp_path: Path
 ) -> None:
@@ -88,21 +98,20 @@ async def test_a_diamond_on_three_workers_survives_a_killed_worker(
         start = (await baton.store.now()).replace(microsecond=0) + timedelta(seconds=5)
         await add_diamond(baton, start)
     names = ["w1", "w2", "w3"]
-    procs = {name: start_worker(url, name, log_dir, "--lease", "3") for name in names}
-    try:
+    with contextlib.ExitStack() as stack:
+        procs = {
+            name: stack.enter_context(worker(url, name, log_dir, "--lease", "3")) for name in names
+        }
         async with Baton(store=url, jobs=[tick]) as baton:
             await asyncio.sleep((start - datetime.now(UTC)).total_seconds() + 15.1)
-            os.kill(procs["w2"].pid, signal.SIGKILL)
-            procs["w2"].wait(timeout=10)
+            procs["w2"].send_signal(signal.SIGKILL)
+            procs["w2"].wait(timeout=60)
             await asyncio.sleep((start - datetime.now(UTC)).total_seconds() + 30)
+            await wait_until_fired(baton, "a", start + timedelta(seconds=29))
             last = (await baton.pause("a")).last_fire_at
-            await wait_settled(baton, within=60)
+            await wait_settled(baton, within=120)
             runs = await all_runs(baton)
-    finally:
-        exits = [stop(proc) for proc in procs.values() if proc.poll() is None]
-        for proc in procs.values():
-            if proc.poll() is None:
-                proc.kill()
+        exits = [end(procs[name]) for name in ("w1", "w3")]
     assert exits == [0, 0]
     assert last is not None
     ticks = [start + timedelta(seconds=s) for s in range(int((last - start).total_seconds()) + 1)]
@@ -134,16 +143,14 @@ async def test_a_one_off_run_waits_for_two_runs_and_shows_them(tmp_path: Path) -
     listed = json.loads(cli("list", "--state", "waiting", "--json"))
     assert [r["id"] for r in listed["items"]] == [child.id]
 
-    worker = start_worker(url, "w1", log_dir)
-    try:
+    with worker(url, "w1", log_dir) as w1:
         async with Baton(store=url, jobs=[tick]) as baton:
-            deadline = time.monotonic() + 30
+            deadline = time.monotonic() + 120  # only bounds a hang
             while (await baton.get_run(child.id)).state is not RunState.SUCCEEDED:
                 assert time.monotonic() < deadline, "the child never ran"
                 await asyncio.sleep(0.2)
             runs = {r.id: r for r in await all_runs(baton)}
-    finally:
-        assert stop(worker) == 0
+        assert end(w1) == 0
     done = runs[child.id]
     assert done.attempt == 1 and executions(log_dir)[child.id] == ["w1"]
     assert done.started_at is not None
