@@ -15,8 +15,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.acceptance.procs import ROOT, stop
+from tests.acceptance.procs import ROOT
 from tests.acceptance.test_serve import free_port, wait_healthy
+from tests.processes import end, running
 
 README = (ROOT / "README.md").read_text()
 TOKEN = "readme-admin-token-0123456789"
@@ -88,20 +89,15 @@ def served(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
         BATON_API_TOKENS=f"admin:{TOKEN}",
         TOKEN=TOKEN,
     )
-    proc = subprocess.Popen(
-        ["baton", "--import", "myapp.jobs", "serve", "--port", str(port), "--shutdown-grace", "1"],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        wait_healthy(f"http://127.0.0.1:{port}", proc, within=20)
+    log = tmp_path / "serve.out"
+    command = ["baton", "--import", "myapp.jobs", "serve", "--port", str(port)]
+    with (
+        open(log, "w") as out,
+        running([*command, "--shutdown-grace", "1"], cwd=tmp_path, env=env, stdout=out,
+                stderr=subprocess.STDOUT) as proc,
+    ):  # fmt: skip
+        wait_healthy(f"http://127.0.0.1:{port}", proc, log)
         yield f"127.0.0.1:{port}", env
-    finally:
-        stop(proc)
-        proc.communicate()
 
 
 def run_shell(command: str, *, cwd: Path, env: dict[str, str], host: str) -> None:
@@ -144,21 +140,18 @@ def cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def wait_for(check: object, what: str, proc: subprocess.Popen[str], within: float = 30) -> None:
+def wait_for(check: object, what: str, proc: subprocess.Popen[str], within: float = 120) -> None:
     deadline = time.monotonic() + within
     while not check():  # type: ignore[operator]
         if proc.poll() is not None:
-            raise AssertionError(f"{what}: the process exited: {proc.communicate()}")
+            raise AssertionError(f"{what}: the process exited with {proc.returncode}")
         assert time.monotonic() < deadline, f"{what}: not within {within} s"
         time.sleep(0.2)
 
 
 def test_the_readme_example_runs_embedded(tmp_path: Path) -> None:
     app = first_example(tmp_path)
-    proc = subprocess.Popen(
-        [sys.executable, str(app)], cwd=tmp_path, env=env_with_baton(), text=True
-    )
-    try:
+    with running([sys.executable, str(app)], cwd=tmp_path, env=env_with_baton()) as proc:
 
         def ran() -> bool:
             done = cli(tmp_path, "runs", "list", "--job", "worker-metrics:w-1", "--state",
@@ -166,9 +159,8 @@ def test_the_readme_example_runs_embedded(tmp_path: Path) -> None:
             return done.returncode == 0 and '"succeeded"' in done.stdout
 
         wait_for(ran, "the injected client's run", proc)
-    finally:
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=20) == 0
+        assert proc.wait(timeout=60) == 0
 
 
 def test_the_readme_example_runs_under_baton_worker_container(tmp_path: Path) -> None:
@@ -180,14 +172,12 @@ def test_the_readme_example_runs_under_baton_worker_container(tmp_path: Path) ->
             "--every", "1s",
         )  # fmt: skip
         assert added.returncode == 0, added.stderr
-    proc = subprocess.Popen(
-        ["baton", "--import", "app", "worker", "--container", "app:make_container"],
-        cwd=tmp_path,
-        env=env_with_baton(),
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
+    log = tmp_path / "worker.err"
+    command = ["baton", "--import", "app", "worker", "--container", "app:make_container"]
+    with (
+        open(log, "w") as errors,
+        running(command, cwd=tmp_path, env=env_with_baton(), stderr=errors) as proc,
+    ):
 
         def stopped() -> bool:
             shown = cli(tmp_path, "jobs", "show", "worker-metrics:w-3-gone")
@@ -196,7 +186,5 @@ def test_the_readme_example_runs_under_baton_worker_container(tmp_path: Path) ->
         wait_for(stopped, "the terminated worker's schedule ends itself", proc)
         done = cli(tmp_path, "runs", "list", "--job", "worker-metrics:w-2", "--json")
         assert '"succeeded"' in done.stdout and '"dead"' not in done.stdout, done.stdout
-    finally:
-        assert stop(proc) == 0
-        _, err = proc.communicate()
-    assert "no container was given" not in err
+        assert end(proc) == 0
+    assert "no container was given" not in log.read_text()
