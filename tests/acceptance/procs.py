@@ -14,7 +14,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from tests.processes import running
+from tests.processes import end, running
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -72,6 +72,12 @@ def worker(
         env={"BATON_TEST_LOG_DIR": str(log_dir), **(env or {})},
     ) as proc:
         yield proc
+
+
+def stop(proc: subprocess.Popen[str], timeout: float = 30) -> int:
+    """End a process a test started itself, in its ``finally``: SIGTERM, then SIGKILL
+    after ``timeout`` s, pipes closed (``tests.processes.end``). Returns its exit status."""
+    return end(proc, grace=timeout)
 
 
 def libfaketime() -> str:
