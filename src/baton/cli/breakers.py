@@ -6,12 +6,12 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.markup import escape
-from rich.table import Table
 
 from baton.cli.context import JsonFlag, out_console, print_json, with_baton
 
 if TYPE_CHECKING:
+    from rich.table import Table
+
     from baton.model import Breaker  # the command imports the model when it runs
 
 app = typer.Typer(help="Inspect and reset circuit breakers.", no_args_is_help=True)
@@ -38,10 +38,15 @@ def reset(
     if as_json:
         print_json(found)
         return
-    out_console.print(f"breaker {escape(found.key)!s} is {found.state.value}")
+    from rich.markup import escape
+
+    out_console.print(f"breaker {escape(found.key)} is {found.state.value}")
 
 
 def breakers_table(breakers: list[Breaker]) -> Table:
+    from rich.markup import escape  # only a command that prints a table needs Rich's
+    from rich.table import Table
+
     table = Table(title="breakers")
     for column in ("key", "state", "failures", "opened", "probe at", "probe"):
         table.add_column(column, overflow="fold")
