@@ -598,9 +598,8 @@ async def test_a_change_between_looking_and_sleeping_is_not_missed(
 ) -> None:
     marker = store.change_marker()
     await store.enqueue_run(run("r1", clock.now))
-    started = asyncio.get_running_loop().time()
-    assert await store.wait_for_change(5, since=marker) is True
-    assert asyncio.get_running_loop().time() - started < 0.5
+    # Waiting no time at all still sees the change made after the marker was read.
+    assert await store.wait_for_change(0, since=marker) is True
     assert await store.wait_for_change(0.05, since=store.change_marker()) is False
 
 

@@ -284,7 +284,7 @@ async def test_nodes_show_heartbeats_roles_and_running_runs(
 
     (node,) = await eventually(running_here)
     assert node["name"] == "api-node" and node["roles"] == ["api", "scheduler", "worker"]
-    assert 0 <= node["heartbeat_age"] < 5 and node["concurrency"] == 10
+    assert 0 <= node["heartbeat_age"] < 60 and node["concurrency"] == 10
 
 
 async def test_secret_payload_fields_are_redacted_everywhere(

@@ -38,7 +38,7 @@ async def test_metrics_counters_histograms_and_gauges_move_with_runs(
     before = await scrape(admin)
     assert value(before, "baton_schedules", state="active") == 1
     assert value(before, "baton_schedules", state="paused") == 1
-    assert value(before, "baton_node_heartbeat_age_seconds", node="api-node") < 5
+    assert value(before, "baton_node_heartbeat_age_seconds", node="api-node") < 60
     for _ in range(3):
         await admin.post("/admin/jobs/m/trigger")
 
