@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 
 from baton import Baton, NodeConfig, job
+from baton.store.base import ClaimRequest
 from baton.store.memory import MemoryStore
 from tests.conftest import Clock
 
@@ -46,3 +47,24 @@ async def test_a_lost_lease_is_a_warning_with_the_run_and_its_type(
     assert record.levelno == logging.WARNING
     assert record.getMessage() == f"run {run.id} (sleeper) lost its lease; stopping it here"
     assert vars(record)["run_id"] == run.id and vars(record)["job_type"] == "sleeper"
+
+
+async def test_the_reaper_names_each_run_it_takes_from_a_silent_node(
+    clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="baton.node")
+    store = MemoryStore(clock=clock)
+    config = NodeConfig(name="reaper", lease=timedelta(seconds=1.2), shutdown_grace=timedelta(0))
+    async with Baton(store=store, jobs=[sleeper]) as seed:
+        run = await seed.enqueue("sleeper", key="held")
+    # A node that claimed the run and died: nobody renews its lease.
+    await store.claim_runs(ClaimRequest(owner="gone", limit=1, lease=timedelta(seconds=1)))
+    clock.advance(60)
+    async with Baton(store=store, jobs=[], node=config, roles={"worker"}):
+        deadline = time.monotonic() + 30
+        while not any("lost its lease (its node" in r.getMessage() for r in caplog.records):
+            assert time.monotonic() < deadline, caplog.text
+            await asyncio.sleep(0.05)
+    (record,) = [r for r in caplog.records if "its node stopped renewing" in r.getMessage()]
+    assert record.levelno == logging.WARNING and vars(record)["run_id"] == run.id
+    assert "(sleeper)" in record.getMessage() and "lease loss 1 of 3" in record.getMessage()

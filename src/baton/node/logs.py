@@ -95,6 +95,30 @@ def lease_lost(run_id: str, job_type: str | None, *, doing: str) -> None:
     )
 
 
+def reaped(run: Run) -> None:
+    """A lease nobody renewed (its node died, hung or lost the store), as the reaper
+    found it: the run is queued again, or dead past its budget of lease losses."""
+    if run.state is RunState.DEAD:
+        log.error(
+            "run %s (%s) is dead: %s",
+            run.id,
+            run.type,
+            summary(run.error),
+            extra=_fields(run, run.error, state="dead"),
+        )
+        return
+    limit = run.policy.retry.max_lease_losses
+    log.warning(
+        "run %s (%s) lost its lease (its node stopped renewing it); queued to run again "
+        "(lease loss %d of %d allowed)",
+        run.id,
+        run.type,
+        run.lease_losses,
+        limit,
+        extra=_fields(run, run.error, state=run.state.value, lease_losses=run.lease_losses),
+    )
+
+
 def breaker_changed(event: Event) -> None:
     """A ``breaker.*`` event: a breaker opened, let one probe through, or closed. As a
     listener it runs on every node that registered it, for every node's change."""

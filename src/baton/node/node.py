@@ -568,8 +568,8 @@ class Node:
                 # renew its own before judging anyone's.
                 await self._renew_leases()
                 reaped = await self.store.reap_expired()
-                if reaped:
-                    log.info("requeued %d runs whose lease expired", len(reaped))
+                for run in reaped:
+                    logs.reaped(run)
                 if loop.time() - pruned_at >= self.config.prune_every.total_seconds():
                     pruned_at = loop.time()
                     await self._prune()
